@@ -1,0 +1,79 @@
+# colla: `make aio` builds an all-in-one cloud on this machine's Docker engine;
+# `make test` runs every test tier. Both do their own set-up on a fresh Debian machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+COLLA := $(VENV)/bin/colla
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DOCKERD_LOG ?= /var/log/colla-dockerd.log
+
+.PHONY: setup venv host-packages engine base images aio test lint unit integration e2e bench clean
+
+setup: host-packages engine venv
+
+# Debian packages colla needs on the host: the engine, debootstrap for the offline base
+# image, python3-venv for the virtualenv. Installed only when missing.
+host-packages:
+	@missing=""; \
+	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
+	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
+	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Start dockerd in the background when no engine answers; leave a running one alone.
+engine: host-packages
+	@if docker info >/dev/null 2>&1; then \
+	  echo "docker engine: $$(docker version -f '{{.Server.Version}}')"; \
+	else \
+	  echo "starting dockerd (log: $(DOCKERD_LOG))"; \
+	  $(SUDO) bash -c 'nohup dockerd >>$(DOCKERD_LOG) 2>&1 &'; \
+	  for i in $$(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; \
+	  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see $(DOCKERD_LOG)"; tail -20 $(DOCKERD_LOG); exit 1; }; \
+	  echo "docker engine: $$(docker version -f '{{.Server.Version}}')"; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+base: setup
+	$(COLLA) base
+
+images: base
+	$(COLLA) build --profile core
+
+aio: images
+	@echo
+	@echo "images ready: $(COLLA) images"
+
+lint: venv
+	$(VENV)/bin/ruff check colla tests bench
+	$(VENV)/bin/ruff format --check colla tests bench
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(VENV)/bin/pytest -q -m "not docker and not e2e"
+
+integration: setup
+	$(VENV)/bin/pytest -q -m docker
+
+e2e: setup
+	$(VENV)/bin/pytest -q -m e2e
+
+test: setup lint
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	bench/build
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Allow ``python -m colla``."""
+
+from colla.cli.app import main
+
+main()

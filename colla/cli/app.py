@@ -1,0 +1,66 @@
+"""The ``colla`` command: sub-commands, one-line errors, exit statuses."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from colla import __version__
+from colla.cli import build
+from colla.errors import CollaError, ExitStatus
+
+app = typer.Typer(
+    name="colla",
+    help="OpenStack services in containers: build, deploy, upgrade and roll back per service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+build.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"colla {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """colla: one image per OpenStack service, deployed with one command."""
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI in-process and return the exit status (tests call this)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        # Standalone mode: usage errors are printed by the parser and end in SystemExit.
+        app(args=args, prog_name="colla")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else int(ExitStatus.ERROR if e.code else 0)
+    except CollaError as e:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[bold red]colla: error:[/] {escape(str(e))}", markup=True)
+        return int(e.exit_status)
+    except KeyboardInterrupt:
+        err.print("colla: interrupted")
+        return 130
+    return int(ExitStatus.OK)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
