@@ -144,9 +144,12 @@ def build(
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ignore Docker's layer cache."),
     log_dir: Path | None = typer.Option(None, "--log-dir", help="Per-image build logs."),
+    catalog_dir: Path | None = typer.Option(
+        None, "--catalog", help="An image catalog directory instead of the shipped one."
+    ),
 ) -> None:
     """Build images of the tree, parents first, in parallel, with Docker's cache."""
-    catalog = load_catalog()
+    catalog = load_catalog(catalog_dir)
     config = load_build_config(config_file, catalog).with_options(
         tag=tag, namespace=namespace, threads=threads
     )

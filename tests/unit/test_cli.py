@@ -35,7 +35,10 @@ def test_template_only_writes_dockerfiles(tmp_path: Path) -> None:
     [
         (["build", "kestone", "--list"], "no image matches 'kestone'; did you mean keystone?"),
         (["build", "--profile", "nope", "--list"], "unknown profile 'nope'"),
-        (["build", "--namespace", "Bad Name", "--list"], "--namespace 'Bad Name' is not a valid image namespace"),
+        (
+            ["build", "--namespace", "Bad Name", "--list"],
+            "--namespace 'Bad Name' is not a valid image namespace",
+        ),
     ],
 )
 def test_bad_input_is_one_line(
