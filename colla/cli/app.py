@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from colla import __version__
-from colla.cli import build
+from colla.cli import build, deploy, operate
 from colla.errors import CollaError, ExitStatus
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app = typer.Typer(
     add_completion=False,
 )
 build.register(app)
+deploy.register(app)
+operate.register(app)
 
 
 def _version(value: bool) -> None:
@@ -54,6 +56,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         err.print(f"[bold red]colla: error:[/] {escape(str(e))}", markup=True)
+        for line in e.details:
+            err.print(f"  | {escape(line)}", markup=True)
         return int(e.exit_status)
     except KeyboardInterrupt:
         err.print("colla: interrupted")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,8 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from colla.engine.containers import ContainersMixin
+from colla.engine.errors import translated as _translated
 from colla.errors import EngineError
 
 LineSink = Callable[[str], None]
@@ -60,29 +62,7 @@ class RunResult:
     output: str
 
 
-@contextlib.contextmanager
-def _translated(what: str) -> Iterator[None]:
-    """Turn SDK and transport failures into one-line EngineErrors naming the request."""
-    try:
-        yield
-    except docker.errors.ImageNotFound as e:
-        raise EngineError(f"{what}: image not found ({_explain(e)})") from e
-    except docker.errors.NotFound as e:
-        raise EngineError(f"{what}: not found ({_explain(e)})") from e
-    except docker.errors.APIError as e:
-        raise EngineError(f"{what}: the engine said: {_explain(e)}") from e
-    except docker.errors.DockerException as e:
-        raise EngineError(f"{what}: {e}") from e
-    except requests.exceptions.ConnectionError as e:
-        raise EngineError(f"{what}: the Docker engine does not answer ({e})") from e
-
-
-def _explain(e: docker.errors.APIError) -> str:
-    explanation = getattr(e, "explanation", None)
-    return str(explanation or e).strip()
-
-
-class Engine:
+class Engine(ContainersMixin):
     """A connection to one Docker daemon."""
 
     def __init__(self, client: Any, url: str) -> None:
@@ -110,6 +90,11 @@ class Engine:
         """The daemon's version string, e.g. ``20.10.24+dfsg1``."""
         with _translated("engine version"):
             return str(self._client.version().get("Version", "unknown"))
+
+    def docker_root(self) -> str:
+        """The engine's data directory (for the disk check)."""
+        with _translated("engine info"):
+            return str(self._client.info().get("DockerRootDir", "/var/lib/docker"))
 
     # images -----------------------------------------------------------------------------
 

@@ -1,0 +1,99 @@
+"""Register one service in Keystone: its user, roles, service and endpoints.
+
+Runs inside the service's own image (keystoneauth1 is part of openstack-base) as a
+bootstrap task. Every step looks before it creates, so a re-run changes nothing.
+Usage: colla-register.py REGISTER_JSON
+"""
+
+import json
+import sys
+from typing import Any
+
+from keystoneauth1 import session
+from keystoneauth1.identity import v3
+
+
+def main(path: str) -> None:
+    with open(path, encoding="utf-8") as f:
+        spec = json.load(f)
+    admin = spec["admin"]
+    auth = v3.Password(
+        auth_url=spec["auth_url"],
+        username=admin["username"],
+        password=admin["password"],
+        project_name=admin["project"],
+        user_domain_id="default",
+        project_domain_id="default",
+    )
+    api = Identity(session.Session(auth=auth), spec["auth_url"].rstrip("/") + "/v3")
+    project = api.ensure("projects", {"name": spec["service_project"], "domain_id": "default"})
+    user = spec["user"]
+    user_id = api.ensure(
+        "users", {"name": user["name"], "domain_id": "default"}, {"password": user["password"]}
+    )
+    # The password is set on every run, so a changed passwords.yml takes effect.
+    api.patch(f"/users/{user_id}", {"user": {"password": user["password"]}})
+    for role in user["roles"]:
+        role_id = api.ensure("roles", {"name": role})
+        api.put(f"/projects/{project}/users/{user_id}/roles/{role_id}")
+    service = spec["service"]
+    service_id = api.ensure("services", {"type": service["type"], "name": service["name"]})
+    for interface, url in sorted(spec["endpoints"].items()):
+        found = api.find(
+            "endpoints",
+            {"service_id": service_id, "interface": interface, "region_id": spec["region"]},
+        )
+        if found is None:
+            api.create(
+                "endpoints",
+                {
+                    "service_id": service_id,
+                    "interface": interface,
+                    "url": url,
+                    "region_id": spec["region"],
+                },
+            )
+        elif found["url"] != url:
+            api.patch(f"/endpoints/{found['id']}", {"endpoint": {"url": url}})
+    print(f"registered {service['name']} ({service['type']}) and user {user['name']}")
+
+
+class Identity:
+    """The few Identity v3 calls registration needs."""
+
+    def __init__(self, sess: Any, url: str) -> None:
+        self.sess = sess
+        self.url = url
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = self.sess.request(self.url + path, method, json=body, raise_exc=False)
+        if response.status_code >= 400:
+            detail = response.text[:300]
+            sys.exit(f"colla-register: {method} {path}: HTTP {response.status_code}: {detail}")
+        return response.json() if response.content else {}
+
+    def find(self, collection: str, filters: dict[str, str]) -> Any:
+        query = "&".join(f"{k}={v}" for k, v in sorted(filters.items()))
+        items = self._call("GET", f"/{collection}?{query}")[collection]
+        return items[0] if items else None
+
+    def create(self, collection: str, body: dict[str, Any]) -> Any:
+        return self._call("POST", f"/{collection}", {collection[:-1]: body})[collection[:-1]]
+
+    def ensure(
+        self, collection: str, match: dict[str, str], extra: dict[str, str] | None = None
+    ) -> str:
+        found = self.find(collection, match)
+        if found is None:
+            found = self.create(collection, {**match, **(extra or {})})
+        return str(found["id"])
+
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("PATCH", path, body)
+
+    def put(self, path: str) -> Any:
+        return self._call("PUT", path)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

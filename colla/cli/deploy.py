@@ -1,0 +1,143 @@
+"""``colla init``, ``genpwd``, ``prechecks``, ``plan``, ``deploy`` and ``post-deploy``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from colla.cli.options import CONFIG_DIR, INVENTORY
+from colla.config.example import write_example
+from colla.config.passwords import generate_passwords
+from colla.deploy import deployment
+from colla.deploy.apply import Applier, ApplyOptions
+from colla.deploy.credentials import write_credentials
+from colla.deploy.plan import Action, Plan
+from colla.deploy.prechecks import Check, topology
+from colla.deploy.services import load_services
+from colla.engine import Engine
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+_COLOURS = {
+    Action.CREATE: "green",
+    Action.RECREATE: "yellow",
+    Action.START: "cyan",
+    Action.REMOVE: "red",
+    Action.NOOP: "dim",
+}
+
+
+def init(
+    config_dir: Path = CONFIG_DIR,
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+) -> None:
+    """Write a commented all-in-one example config (globals.yml, inventory, passwords.yml)."""
+    written = write_example(config_dir, load_services().defaults(), force=force)
+    for path in written:
+        out.print(f"wrote {path}")
+    out.print(f"next: colla genpwd -c {config_dir}")
+
+
+def genpwd(config_dir: Path = CONFIG_DIR) -> None:
+    """Fill every missing password in passwords.yml with a strong random one (mode 0600)."""
+    catalog = load_services()
+    path = config_dir / "passwords.yml"
+    added = generate_passwords(path, catalog.required_passwords(set(catalog.services)))
+    out.print(f"{path}: {len(added)} password(s) generated, existing ones kept")
+
+
+def print_plan(plan: Plan) -> None:
+    """The plan as a table, then one summary line."""
+    table = Table(title="plan")
+    for column in ("node", "container", "service", "action", "reason"):
+        table.add_column(column)
+    for change in plan.changes:
+        colour = _COLOURS[change.action]
+        table.add_row(
+            change.node,
+            change.name,
+            change.service,
+            f"[{colour}]{change.action}[/]",
+            escape("; ".join(change.reasons)),
+        )
+    out.print(table)
+    counts = {a: sum(1 for c in plan.changes if c.action is a) for a in Action}
+    out.print(", ".join(f"{n} {a}" for a, n in counts.items() if n) or "nothing deployed")
+
+
+def print_checks(checks: tuple[Check, ...] | list[Check], failed_only: bool = False) -> None:
+    """Prechecks as lines."""
+    for check in checks:
+        if failed_only and check.ok:
+            continue
+        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+        out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
+
+
+def _prepared(config_dir: Path, inventory: Path | None) -> deployment.Deployment:
+    return deployment.prepare(config_dir, Engine.connect(), inventory)
+
+
+def _require_checks(prepared: deployment.Deployment) -> None:
+    failed = prepared.failed_checks
+    if failed:
+        raise deployment.PrecheckFailed(
+            f"{len(failed)} precheck(s) failed, nothing changed: "
+            + "; ".join(f"{c.name}: {c.detail}" for c in failed)
+        )
+
+
+def prechecks(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
+    """Check the engine, interfaces, ports, disk, memory and images; change nothing."""
+    prepared = _prepared(config_dir, inventory)
+    print_checks(prepared.checks)
+    _require_checks(prepared)
+
+
+def plan(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
+    """Show what `colla deploy` would change, and why; change nothing."""
+    prepared = _prepared(config_dir, inventory)
+    print_plan(prepared.plan)
+    print_checks(prepared.checks, failed_only=True)
+
+
+def deploy(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
+    """Plan, show the plan, then apply it in dependency order, gated on health."""
+    started = time.monotonic()
+    prepared = _prepared(config_dir, inventory)
+    _require_checks(prepared)
+    print_plan(prepared.plan)
+    if prepared.plan.is_noop:
+        out.print(f"nothing to change ({time.monotonic() - started:.1f} s)")
+        return
+
+    def say(text: str) -> None:
+        err.print(f"[{time.monotonic() - started:6.1f}s] {escape(text)}")
+
+    options = ApplyOptions(health_timeout=prepared.project.globals.colla_health_timeout)
+    Applier(prepared.engines, prepared.catalog, prepared.nodes, options, say).apply(prepared.plan)
+    out.print(f"deployed in {time.monotonic() - started:.1f} s")
+
+
+def post_deploy(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
+    """Write admin-openrc.sh and clouds.yaml (mode 0600) into the config directory."""
+    project, _ = deployment.load(config_dir, inventory)
+    for path in write_credentials(project, topology(project)):
+        out.print(f"wrote {path}")
+    out.print(f"use the cloud: source {config_dir / 'admin-openrc.sh'}; openstack service list")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    app.command()(init)
+    app.command()(genpwd)
+    app.command()(prechecks)
+    app.command()(plan)
+    app.command()(deploy)
+    app.command("post-deploy")(post_deploy)

@@ -1,0 +1,1 @@
+"""The operator's files: globals.yml, the inventory, passwords.yml and config overrides."""

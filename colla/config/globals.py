@@ -1,0 +1,114 @@
+"""globals.yml: the deployment's settings, with kolla-ansible's key names."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+
+from colla.errors import BadInput
+from colla.yamlfile import describe_validation_error, load_yaml_mapping
+
+_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
+_NAMESPACE = r"^[a-z0-9]+(?:[._\-/][a-z0-9]+)*$"
+# Linux limits interface names to 15 bytes; they cannot hold '/' or whitespace.
+_INTERFACE = r"^[^\s/]{1,15}$"
+_ENABLE_PREFIX = "enable_"
+# kolla-ansible's own files write the flags as quoted "yes"/"no" strings.
+_YES_NO = {"yes": True, "no": False}
+
+
+class Globals(pydantic.BaseModel):
+    """The operator's globals.yml, validated; ``enabled`` covers every known service."""
+
+    # strict: YAML already gives typed values, and coercing "300" or true into an
+    # int would hide a mistake in the file.
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    openstack_release: str = pydantic.Field(default="zed", pattern=_TAG)
+    openstack_tag: str | None = pydantic.Field(default=None, pattern=_TAG)
+    kolla_base_distro: Literal["debian"] = "debian"
+    network_interface: str = pydantic.Field(pattern=_INTERFACE)
+    api_interface: str | None = pydantic.Field(default=None, pattern=_INTERFACE)
+    kolla_internal_vip_address: str | None = None
+    docker_registry: str | None = None
+    docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
+    colla_health_timeout: int = pydantic.Field(default=300, ge=10, le=3600)
+    enabled: dict[str, bool] = {}
+
+    @property
+    def image_tag(self) -> str:
+        """The tag of the images to run: ``openstack_tag`` if set, else the release."""
+        return self.openstack_tag or self.openstack_release
+
+    @property
+    def effective_api_interface(self) -> str:
+        """The interface the APIs listen on: ``api_interface`` if set, else the network one."""
+        return self.api_interface or self.network_interface
+
+    @pydantic.field_validator("kolla_base_distro", mode="before")
+    @classmethod
+    def _debian_only(cls, value: Any) -> Any:
+        if value != "debian":
+            raise ValueError("colla builds Debian images only; set 'debian' or remove the key")
+        return value
+
+    @pydantic.field_validator("kolla_internal_vip_address")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError("expected an IPv4 or IPv6 address") from None
+
+    @pydantic.field_validator("docker_registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        if value is not None and ("://" in value or not value.strip() or value != value.strip()):
+            raise ValueError("expected host[:port], without a scheme or spaces")
+        return value
+
+
+def load_globals(path: Path, services: Mapping[str, bool]) -> Globals:
+    """Read and validate globals.yml; ``services`` maps each known service to its default.
+
+    Every ``enable_<service>`` key must name a known service; the result's
+    ``enabled`` holds every known service, with the defaults filled in.
+    """
+    raw = load_yaml_mapping(path)
+    plain: dict[str, Any] = {}
+    enabled = dict(services)
+    for key, value in raw.items():
+        name = str(key)
+        if name == "enabled":
+            # Internal field, filled from the enable_ keys; not a key of the file.
+            raise BadInput(f"{path}: unknown key 'enabled' (use enable_<service>: true)")
+        if not name.startswith(_ENABLE_PREFIX):
+            plain[name] = value
+            continue
+        service = name.removeprefix(_ENABLE_PREFIX)
+        if service not in services:
+            known = ", ".join(sorted(services)) or "none"
+            raise BadInput(
+                f"{path}: key '{name}': colla does not know service '{service}' (known: {known})"
+            )
+        enabled[service] = _flag(path, name, value)
+    try:
+        return Globals.model_validate({**plain, "enabled": enabled})
+    except pydantic.ValidationError as e:
+        raise BadInput(describe_validation_error(path, e)) from None
+
+
+def _flag(path: Path, key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in _YES_NO:
+        return _YES_NO[value]
+    raise BadInput(
+        f'{path}: key \'{key}\': expected a boolean (true/false or "yes"/"no") (got {value!r})'
+    )

@@ -1,0 +1,127 @@
+"""Operator overrides of generated oslo.config INI files, merged section by key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from colla.errors import BadInput
+
+_SECTION = re.compile(r"^\[(?P<name>[^\[\]]+)\]$")
+# oslo.config option names never contain whitespace; an empty value is allowed.
+_KEY_VALUE = re.compile(r"^(?P<key>[^=\s\[;#][^=\s]*)\s*=\s*(?P<value>.*)$")
+
+# section → key → values; a key may repeat (oslo.config MultiStrOpt), so every
+# value the override gives is kept, in its order.
+_Overrides = dict[str, dict[str, list[str]]]
+
+
+@dataclass
+class _Block:
+    """A run of base lines under one section header (or before any header)."""
+
+    section: str | None
+    lines: list[str] = field(default_factory=list)
+
+
+def merge_ini(base: str, override: str, override_path: Path) -> str:
+    """Return ``base`` with the keys and sections of ``override`` merged over it.
+
+    Override keys replace every line of the same key in the same section of the
+    base (at the first one's place); new keys go after the last non-blank line of
+    their section; new sections go at the end. The base's comments and blank
+    lines stay; the override's comments are dropped. The result ends with one
+    newline (an empty result is the empty string).
+    """
+    overrides = _parse_override(override, override_path)
+    blocks = _split_base(base)
+    emitted: set[tuple[str, str]] = set()
+    out: list[str] = []
+    last_block_of = {block.section: i for i, block in enumerate(blocks)}
+    for i, block in enumerate(blocks):
+        section = block.section
+        if section is None:
+            out.extend(block.lines)
+            continue
+        wanted = overrides.get(section, {})
+        lines: list[str] = []
+        for line in block.lines:
+            match = _KEY_VALUE.match(line.strip())
+            if match is None or match["key"] not in wanted:
+                lines.append(line)
+            elif (section, match["key"]) not in emitted:
+                emitted.add((section, match["key"]))
+                lines.extend(_line(match["key"], value) for value in wanted[match["key"]])
+        if last_block_of[section] == i:
+            end = _after_last_content(lines)
+            lines[end:end] = [
+                _line(key, value)
+                for key, values in wanted.items()
+                if (section, key) not in emitted
+                for value in values
+            ]
+        out.extend(lines)
+    for section, keys in overrides.items():
+        if section in last_block_of:
+            continue
+        while out and not out[-1].strip():
+            out.pop()
+        if out:
+            out.append("")
+        out.append(f"[{section}]")
+        out.extend(_line(key, value) for key, values in keys.items() for value in values)
+    text = "\n".join(out).rstrip()
+    return f"{text}\n" if text else ""
+
+
+def _parse_override(text: str, path: Path) -> _Overrides:
+    overrides: _Overrides = {}
+    section: str | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        header = _SECTION.match(line)
+        if header is not None:
+            section = header["name"].strip()
+            if not section:
+                raise BadInput(f"{path}:{number}: empty section name")
+            overrides.setdefault(section, {})
+            continue
+        match = _KEY_VALUE.match(line)
+        if match is None:
+            raise BadInput(
+                f"{path}:{number}: expected '[section]', 'key = value' or a comment, got {line!r}"
+            )
+        if section is None:
+            raise BadInput(
+                f"{path}:{number}: key '{match['key']}' comes before any [section] header"
+            )
+        overrides[section].setdefault(match["key"], []).append(match["value"].strip())
+    return overrides
+
+
+def _split_base(text: str) -> list[_Block]:
+    # The base is colla's own rendering, so it is read leniently: any line that
+    # is not a header stays in its block verbatim.
+    blocks = [_Block(None)]
+    for raw in text.splitlines():
+        header = _SECTION.match(raw.strip())
+        if header is not None:
+            blocks.append(_Block(header["name"].strip(), [raw.rstrip()]))
+        else:
+            blocks[-1].lines.append(raw.rstrip())
+    return blocks
+
+
+def _line(key: str, value: str) -> str:
+    # No trailing blank after an empty value: "key =" reads the same to oslo.config.
+    return f"{key} = {value}" if value else f"{key} ="
+
+
+def _after_last_content(lines: list[str]) -> int:
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            return i + 1
+    return len(lines)

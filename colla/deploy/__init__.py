@@ -1,0 +1,1 @@
+"""Deploy: observe → plan (pure) → apply → verify, and the bootstrap tasks."""

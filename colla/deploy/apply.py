@@ -1,0 +1,256 @@
+"""The applier: executes a Plan, service level by level, each gated on health."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from colla.deploy.plan import Action, Change, Plan
+from colla.deploy.services import ServiceCatalog
+from colla.deploy.specs import LABEL_MANAGED, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
+from colla.engine import ContainerRequest, Engine
+from colla.errors import DeployFailed
+
+Say = Callable[[str], None]
+CONFIG_MOUNT = "/var/lib/colla/config"
+LOG_TAIL = 15
+LABEL_TASK = "colla.task"
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How long to wait, and what to say."""
+
+    health_timeout: int = 300
+
+
+def container_request(spec: ContainerSpec) -> ContainerRequest:
+    """The engine request that creates ``spec``'s container."""
+    health = spec.healthcheck
+    p = spec.privileges
+    return ContainerRequest(
+        name=spec.name,
+        image=spec.image_id,
+        labels=spec.labels(),
+        environment=dict(spec.environment),
+        volumes=dict(spec.volumes),
+        binds={spec.config_dir: f"{CONFIG_MOUNT}:ro"},
+        health_test=health.test if health else None,
+        health_interval=health.interval if health else 5,
+        health_timeout=health.timeout if health else 5,
+        health_retries=health.retries if health else 3,
+        health_start_period=health.start_period if health else 60,
+        restart=spec.restart,
+        cap_add=p.cap_add,
+        cap_drop=p.cap_drop,
+        security_opt=p.security_opt,
+        devices=p.devices,
+        pid_mode=p.pid_mode,
+        ipc_mode=p.ipc_mode,
+        init=p.init,
+    )
+
+
+def task_request(task: TaskSpec) -> ContainerRequest:
+    """The engine request of a one-shot bootstrap container."""
+    return ContainerRequest(
+        name=f"colla-task-{task.name}",
+        image=task.image_id,
+        labels={LABEL_TASK: task.name},
+        volumes=dict(task.volumes),
+        binds={task.config_dir: f"{CONFIG_MOUNT}:ro"},
+        restart=None,
+    )
+
+
+def write_config_dir(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
+    """Make ``directory`` hold exactly ``files`` (0770 dir, 0660 files); True if it changed.
+
+    Unchanged files are not touched, so a no-change deploy writes nothing. Each file is
+    replaced atomically: a crash leaves the old or the new file, never half of one.
+    """
+    changed = False
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o777 != 0o770:
+        directory.chmod(0o770)
+    wanted = {f.name: f.content.encode() for f in files}
+    for name, content in sorted(wanted.items()):
+        path = directory / name
+        try:
+            if path.read_bytes() == content and path.stat().st_mode & 0o777 == 0o660:
+                continue
+        except FileNotFoundError:
+            pass
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(content)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o660)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        changed = True
+    for stale in directory.iterdir():
+        if stale.is_file() and stale.name not in wanted and not stale.name.startswith("."):
+            stale.unlink()
+            changed = True
+    return changed
+
+
+class Applier:
+    """Applies one plan to the engines of its nodes."""
+
+    def __init__(
+        self,
+        engines: Mapping[str, Engine],
+        catalog: ServiceCatalog,
+        nodes: Mapping[str, NodeSpecs],
+        options: ApplyOptions,
+        say: Say,
+    ) -> None:
+        self.engines = engines
+        self.catalog = catalog
+        self.nodes = nodes
+        self.options = options
+        self.say = say
+
+    def apply(self, plan: Plan) -> None:
+        """Remove, write config, then bring services up level by level."""
+        for change in plan.actionable:
+            if change.action is Action.REMOVE:
+                self.say(f"{change.node}/{change.name}: removing ({'; '.join(change.reasons)})")
+                self.engines[change.node].remove_container(change.name)
+        self._write_configs()
+        self._create_volumes()
+        by_service: dict[str, list[Change]] = {}
+        for change in plan.changes:
+            if change.action is not Action.REMOVE:
+                by_service.setdefault(change.service, []).append(change)
+        bootstrap = plan.services_changed()
+        work = {s for s, changes in by_service.items() if s in bootstrap or _acts(changes)}
+        # Each service starts as soon as the services it depends on are ready.
+        sorter = self.catalog.sorter(set(by_service))
+        errors: list[DeployFailed] = []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            running: dict[concurrent.futures.Future[None], str] = {}
+            while sorter.is_active() and not errors:
+                for service in sorted(sorter.get_ready()):
+                    if service in work:
+                        job = pool.submit(
+                            self._service, service, by_service[service], service in bootstrap
+                        )
+                        running[job] = service
+                    else:
+                        sorter.done(service)
+                if not running:
+                    continue
+                finished, _ = concurrent.futures.wait(
+                    running, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                for job in finished:
+                    service = running.pop(job)
+                    try:
+                        job.result()
+                    except DeployFailed as e:
+                        errors.append(e)
+                    else:
+                        sorter.done(service)
+            # Let services already running finish; no new service starts after a failure.
+            for job in concurrent.futures.as_completed(running):
+                try:
+                    job.result()
+                except DeployFailed as e:
+                    errors.append(e)
+        if errors:
+            raise errors[0]
+
+    def _write_configs(self) -> None:
+        for node in self.nodes.values():
+            for spec in node.containers:
+                write_config_dir(Path(spec.config_dir), spec.files)
+            for steps in node.tasks.values():
+                for task in steps:
+                    write_config_dir(Path(task.config_dir), task.files)
+
+    def _create_volumes(self) -> None:
+        for node, specs in self.nodes.items():
+            engine = self.engines[node]
+            existing = set(engine.all_volumes())
+            wanted = {v for c in specs.containers for v, _ in c.volumes}
+            wanted |= {v for steps in specs.tasks.values() for t in steps for v, _ in t.volumes}
+            for volume in sorted(wanted - existing):
+                engine.create_volume(volume, {LABEL_MANAGED: "true"})
+
+    def _service(self, service: str, changes: list[Change], bootstrap: bool) -> None:
+        started = time.monotonic()
+        if bootstrap:
+            for node, specs in self.nodes.items():
+                for task in specs.tasks.get(service, ()):
+                    self._run_task(node, task)
+        for change in changes:
+            if change.action is Action.NOOP:
+                continue
+            assert change.spec is not None
+            engine = self.engines[change.node]
+            what = f"{change.node}/{change.name}"
+            self.say(f"{what}: {change.action} ({'; '.join(change.reasons)})")
+            if change.action is Action.START:
+                engine.start(change.name)
+            else:
+                if change.action is Action.RECREATE:
+                    engine.remove_container(change.name)
+                engine.create_container(container_request(change.spec))
+                engine.start(change.name)
+        for change in changes:
+            if change.action is not Action.NOOP:
+                self.wait_healthy(change.node, change.name)
+        self.say(f"{service}: ready ({time.monotonic() - started:.1f} s)")
+
+    def _run_task(self, node: str, task: TaskSpec) -> None:
+        self.say(f"{node}/{task.name}: running bootstrap step")
+        started = time.monotonic()
+        code, output = self.engines[node].run_to_completion(task_request(task))
+        if code != 0:
+            raise DeployFailed(
+                f"bootstrap step {task.name} on {node} failed with exit code {code}",
+                _tail(output),
+            )
+        self.say(f"{node}/{task.name}: done ({time.monotonic() - started:.1f} s)")
+
+    def wait_healthy(self, node: str, name: str) -> None:
+        """Wait until the container reports healthy; fail fast when it dies."""
+        engine = self.engines[node]
+        deadline = time.monotonic() + self.options.health_timeout
+        while True:
+            info = engine.container(name)
+            if info is None:
+                raise DeployFailed(f"{node}/{name} disappeared while starting")
+            if info.state == "running" and info.health in ("healthy", None):
+                return
+            failed = info.state in ("exited", "dead") or info.health == "unhealthy"
+            if failed or info.state == "restarting" or time.monotonic() > deadline:
+                if failed or info.state == "restarting":
+                    reason = f"is {info.health or info.state} (exit code {info.exit_code})"
+                else:
+                    reason = f"not healthy after {self.options.health_timeout} s"
+                raise DeployFailed(
+                    f"{node}/{name} {reason}; its last log lines:",
+                    _tail(engine.logs(name, tail=LOG_TAIL)),
+                )
+            time.sleep(1)
+
+
+def _acts(changes: list[Change]) -> bool:
+    return any(c.action is not Action.NOOP for c in changes)
+
+
+def _tail(output: str) -> tuple[str, ...]:
+    return tuple(output.rstrip().splitlines()[-LOG_TAIL:])

@@ -1,0 +1,366 @@
+"""Project x service catalog → the specs of every node (pure: no engine, no files)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import jinja2
+
+from colla.config.ini import merge_ini
+from colla.deploy.services import (
+    ContainerDef,
+    FileDef,
+    PermissionDef,
+    ServiceCatalog,
+    ServiceDef,
+    TaskDef,
+)
+from colla.deploy.specs import (
+    ContainerSpec,
+    Healthcheck,
+    NodeSpecs,
+    Privileges,
+    RenderedFile,
+    TaskSpec,
+)
+from colla.errors import BadInput
+from colla.project import Project
+
+CONFIG_MOUNT = "/var/lib/colla/config"
+REGION = "RegionOne"
+REGISTER_SCRIPT = "colla-register.py"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where things are: each node's API address and the address clients use."""
+
+    api_address: Mapping[str, str]
+    internal_address: str
+    database_address: str
+
+
+def image_ref(project: Project, image: str) -> str:
+    """The full name of a service image, from globals (registry, namespace, tag)."""
+    g = project.globals
+    prefix = f"{g.docker_registry}/" if g.docker_registry else ""
+    return f"{prefix}{g.docker_namespace}/{image}:{g.image_tag}"
+
+
+def _sql(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _shell(value: str) -> str:
+    return value.replace("'", "'\\''")
+
+
+def _rabbitmq_hash(password: str) -> str:
+    # RabbitMQ's SHA-256 scheme: base64(salt + sha256(salt + password)). The salt is
+    # derived from the password so that the same input renders the same file: a
+    # no-change deploy must not see a changed config.
+    salt = hashlib.sha256(b"colla-rabbitmq-salt" + password.encode()).digest()[:4]
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+class _Renderer:
+    """Renders one service's templates for one node."""
+
+    def __init__(
+        self, project: Project, catalog: ServiceCatalog, topology: Topology, service: ServiceDef
+    ) -> None:
+        self.project = project
+        self.catalog = catalog
+        self.service = service
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(service.directory)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,
+        )
+        self.env.filters.update(sql=_sql, shell=_shell, rabbitmq_hash=_rabbitmq_hash)
+        enabled = project.globals.enabled
+        memcached = (
+            project.inventory.hosts_in(catalog["memcached"].group)
+            if enabled.get("memcached")
+            else ()
+        )
+        self.base_context: dict[str, Any] = {
+            "service": service.name,
+            "passwords": dict(project.passwords.values),
+            "globals": project.globals,
+            "region": REGION,
+            "database_address": topology.database_address,
+            "memcache_servers": ",".join(
+                f"{topology.api_address[h.name]}:11211" for h in memcached
+            ),
+            "keystone_internal_url": f"http://{topology.internal_address}:5000",
+            "keystone_public_url": f"http://{topology.internal_address}:5000",
+            "database_url": self.database_url,
+            "authtoken": self.authtoken,
+        }
+        self.topology = topology
+
+    def database_url(self, name: str) -> str:
+        for db in self.service.databases:
+            if db.name == name:
+                password = urllib.parse.quote(self.project.passwords[db.password], safe="")
+                return (
+                    f"mysql+pymysql://{db.user}:{password}@"
+                    f"{self.topology.database_address}:3306/{db.name}?charset=utf8"
+                )
+        raise BadInput(f"service {self.service.name} declares no database '{name}'")
+
+    def authtoken(self, name: str) -> str:
+        keystone = self.catalog[name].keystone
+        if keystone is None:
+            raise BadInput(f"service {name} has no keystone registration")
+        url = self.base_context["keystone_internal_url"]
+        lines = [
+            "[keystone_authtoken]",
+            f"www_authenticate_uri = {self.base_context['keystone_public_url']}",
+            f"auth_url = {url}",
+            f"memcached_servers = {self.base_context['memcache_servers']}",
+            "auth_type = password",
+            "project_domain_name = Default",
+            "user_domain_name = Default",
+            "project_name = service",
+            f"username = {keystone.user}",
+            f"password = {self.project.passwords[keystone.password]}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def context(self, node: str) -> dict[str, Any]:
+        return {**self.base_context, "node": node, "api_address": self.topology.api_address[node]}
+
+    def text(self, source: str, node: str, what: str) -> str:
+        try:
+            return self.env.from_string(source).render(self.context(node))
+        except jinja2.TemplateError as e:
+            raise BadInput(f"{self.service.directory / 'service.yaml'}: {what}: {e}") from None
+
+    def file(self, item: FileDef, node: str, container: str) -> RenderedFile:
+        try:
+            content = self.env.get_template(item.template).render(self.context(node))
+        except jinja2.TemplateSyntaxError as e:
+            raise BadInput(f"{e.filename}:{e.lineno}: template syntax error: {e.message}") from None
+        except jinja2.TemplateError as e:
+            raise BadInput(f"{self.service.directory / item.template}: {e}") from None
+        if item.overridable:
+            for path in self.project.override_paths(self.service.name, container):
+                content = merge_ini(content, self.project.overrides[path], path)
+        return RenderedFile(item.name, item.dest, item.owner, item.perm, content)
+
+
+def _config_json(
+    command: str,
+    files: list[RenderedFile],
+    permissions: tuple[PermissionDef, ...],
+    user: str | None,
+) -> RenderedFile:
+    data: dict[str, Any] = {
+        "command": command,
+        "config_files": [
+            {"source": f"{CONFIG_MOUNT}/{f.name}", "dest": f.dest, "owner": f.owner, "perm": f.perm}
+            for f in files
+        ],
+        "permissions": [p.model_dump(exclude_none=True) for p in permissions],
+    }
+    if user:
+        data["user"] = user
+    return RenderedFile("config.json", "", "root", "0600", json.dumps(data, indent=2) + "\n")
+
+
+def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) -> ContainerSpec:
+    files = [r.file(f, node, item.name) for f in item.config]
+    command = r.text(item.command, node, f"{item.name} command")
+    files.append(_config_json(command, files, item.permissions, item.user))
+    health = item.healthcheck
+    ref = image_ref(project, item.image)
+    return ContainerSpec(
+        name=item.name,
+        service=r.service.name,
+        node=node,
+        image=ref,
+        image_id="",
+        config_dir=str(project.config_dir / item.name),
+        files=tuple(files),
+        volumes=tuple(sorted(item.volumes.items())),
+        environment=tuple(
+            sorted(
+                (k, r.text(v, node, f"{item.name} environment {k}"))
+                for k, v in item.environment.items()
+            )
+        ),
+        healthcheck=Healthcheck(
+            test=r.text(health.test, node, f"{item.name} healthcheck"),
+            interval=health.interval,
+            timeout=health.timeout,
+            retries=health.retries,
+            start_period=health.start_period,
+        ),
+        privileges=Privileges(**item.privileges.model_dump()),
+        ports=item.ports,
+    )
+
+
+def _task(r: _Renderer, project: Project, node: str, item: TaskDef) -> TaskSpec:
+    files = [r.file(f, node, item.name) for f in item.config]
+    files.append(_config_json(item.command, files, item.permissions, item.user))
+    return TaskSpec(
+        name=item.name,
+        service=r.service.name,
+        node=node,
+        image=image_ref(project, item.image),
+        image_id="",
+        config_dir=str(project.config_dir / item.name),
+        files=tuple(files),
+        volumes=tuple(sorted(item.volumes.items())),
+    )
+
+
+def _database_task(
+    project: Project, catalog: ServiceCatalog, topology: Topology, service: ServiceDef, node: str
+) -> TaskSpec:
+    mariadb = _Renderer(project, catalog, topology, catalog["mariadb"])
+    context = {**mariadb.context(node), "databases": service.databases}
+    files = [
+        RenderedFile(
+            name,
+            f"/etc/colla/{name}",
+            "root",
+            "0600",
+            mariadb.env.get_template(f"{name}.j2").render(context),
+        )
+        for name in ("client.cnf", "databases.sql")
+    ]
+    command = (
+        "sh -c 'mariadb --defaults-extra-file=/etc/colla/client.cnf < /etc/colla/databases.sql'"
+    )
+    files.append(_config_json(command, files, (), "root"))
+    name = f"{service.name}-databases"
+    return TaskSpec(
+        name=name,
+        service=service.name,
+        node=node,
+        image=image_ref(project, "mariadb"),
+        image_id="",
+        config_dir=str(project.config_dir / name),
+        files=tuple(files),
+    )
+
+
+def _register_task(
+    project: Project, catalog: ServiceCatalog, topology: Topology, service: ServiceDef, node: str
+) -> TaskSpec:
+    keystone = service.keystone
+    assert keystone is not None
+    base = f"http://{topology.internal_address}:{keystone.port}{keystone.path}"
+    spec = {
+        "auth_url": f"http://{topology.internal_address}:5000",
+        "admin": {
+            "username": "admin",
+            "password": project.passwords["keystone_admin_password"],
+            "project": "admin",
+        },
+        "region": REGION,
+        "service_project": "service",
+        "user": {
+            "name": keystone.user,
+            "password": project.passwords[keystone.password],
+            "roles": list(keystone.roles),
+        },
+        "service": {"name": keystone.name, "type": keystone.type},
+        "endpoints": {"public": base, "internal": base, "admin": base},
+    }
+    script = (catalog["keystone"].directory / REGISTER_SCRIPT).read_text(encoding="utf-8")
+    user = service.containers[0].user
+    owner = user or "root"
+    files = [
+        RenderedFile(
+            "register.json", "/etc/colla/register.json", owner, "0600", json.dumps(spec, indent=2)
+        ),
+        RenderedFile(REGISTER_SCRIPT, f"/etc/colla/{REGISTER_SCRIPT}", "root", "0644", script),
+    ]
+    command = f"python3 /etc/colla/{REGISTER_SCRIPT} /etc/colla/register.json"
+    files.append(_config_json(command, files, (), "root"))
+    name = f"{service.name}-register"
+    return TaskSpec(
+        name=name,
+        service=service.name,
+        node=node,
+        image=image_ref(project, service.containers[0].image),
+        image_id="",
+        config_dir=str(project.config_dir / name),
+        files=tuple(files),
+    )
+
+
+def enabled_services(project: Project, catalog: ServiceCatalog) -> set[str]:
+    """The services the globals enable."""
+    return {name for name in catalog.services if project.globals.enabled.get(name, False)}
+
+
+def desired_state(
+    project: Project, catalog: ServiceCatalog, topology: Topology
+) -> dict[str, NodeSpecs]:
+    """Every node's containers and bootstrap tasks (image IDs not yet resolved)."""
+    containers: dict[str, list[ContainerSpec]] = {n: [] for n in project.inventory.hosts}
+    tasks: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
+    for name in sorted(enabled_services(project, catalog)):
+        service = catalog[name]
+        hosts = project.inventory.hosts_in(service.group)
+        if not hosts:
+            raise BadInput(f"inventory: no host in group '{service.group}' for service {name}")
+        renderer = _Renderer(project, catalog, topology, service)
+        for host in hosts:
+            for item in service.containers:
+                containers[host.name].append(_container(renderer, project, host.name, item))
+        # Bootstrap runs once per cloud, on the service's first host.
+        first = hosts[0].name
+        steps: list[TaskSpec] = []
+        if service.databases:
+            steps.append(_database_task(project, catalog, topology, service, first))
+        if service.keystone is not None:
+            steps.append(_register_task(project, catalog, topology, service, first))
+        steps.extend(_task(renderer, project, first, item) for item in service.bootstrap)
+        tasks[first][name] = tuple(steps)
+    return {
+        node: NodeSpecs(node, tuple(sorted(containers[node], key=lambda c: c.name)), tasks[node])
+        for node in project.inventory.hosts
+    }
+
+
+def resolve_images(
+    nodes: dict[str, NodeSpecs], image_ids: Mapping[str, str]
+) -> dict[str, NodeSpecs]:
+    """Pin every spec to the image ID its reference points at now."""
+    return {
+        node: NodeSpecs(
+            node,
+            tuple(replace(c, image_id=image_ids[c.image]) for c in specs.containers),
+            {
+                svc: tuple(replace(t, image_id=image_ids[t.image]) for t in steps)
+                for svc, steps in specs.tasks.items()
+            },
+        )
+        for node, specs in nodes.items()
+    }
+
+
+def image_refs(nodes: Mapping[str, NodeSpecs]) -> set[str]:
+    """Every image the specs need."""
+    refs: set[str] = set()
+    for specs in nodes.values():
+        refs.update(c.image for c in specs.containers)
+        for steps in specs.tasks.values():
+            refs.update(t.image for t in steps)
+    return refs

@@ -1,0 +1,209 @@
+"""The planner: desired specs x observed containers → changes, each with its reasons.
+
+Pure: it never talks to an engine, so it is tested with data cases.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from colla.deploy.specs import (
+    LABEL_HASH,
+    LABEL_MANAGED,
+    LABEL_NAME,
+    LABEL_NODE,
+    LABEL_SERVICE,
+    LABEL_SPEC,
+    ContainerSpec,
+    NodeSpecs,
+)
+from colla.errors import BadInput
+
+
+class Action(enum.StrEnum):
+    """What the applier does with one container."""
+
+    CREATE = "create"
+    RECREATE = "recreate"
+    START = "start"
+    REMOVE = "remove"
+    NOOP = "no-op"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A container as the engine reports it."""
+
+    name: str
+    node: str
+    state: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    health: str | None = None
+    image_id: str = ""
+    started_at: str = ""
+
+    @property
+    def managed(self) -> bool:
+        """Whether colla created it."""
+        return self.labels.get(LABEL_MANAGED) == "true"
+
+    @property
+    def service(self) -> str:
+        """colla's service name for it."""
+        return self.labels.get(LABEL_SERVICE, "")
+
+    def spec(self) -> dict[str, Any]:
+        """The public spec it was created from (empty when the label is unreadable)."""
+        try:
+            data = json.loads(self.labels.get(LABEL_SPEC, "{}"))
+        except json.JSONDecodeError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One container's change, with why."""
+
+    action: Action
+    node: str
+    name: str
+    service: str
+    reasons: tuple[str, ...]
+    spec: ContainerSpec | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every change on every node; a value to print, test and then apply."""
+
+    changes: tuple[Change, ...]
+
+    @property
+    def actionable(self) -> list[Change]:
+        """The changes that do something."""
+        return [c for c in self.changes if c.action is not Action.NOOP]
+
+    @property
+    def is_noop(self) -> bool:
+        """True when applying would change nothing."""
+        return not self.actionable
+
+    def services_changed(self) -> set[str]:
+        """Services with a container to create or recreate: their bootstrap runs."""
+        return {c.service for c in self.changes if c.action in (Action.CREATE, Action.RECREATE)}
+
+
+def _short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+def _dict_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    reasons = []
+    for key in sorted(set(old) | set(new)):
+        if key not in old:
+            reasons.append(f"{label} {key} added")
+        elif key not in new:
+            reasons.append(f"{label} {key} removed")
+        elif old[key] != new[key]:
+            reasons.append(f"{label} {key} changed")
+    return reasons
+
+
+def diff_reasons(spec: ContainerSpec, observed: Observed) -> list[str]:
+    """Why a running container differs from its desired spec."""
+    old = observed.spec()
+    new = spec.public()
+    reasons: list[str] = []
+    if old.get("image_id") != new["image_id"]:
+        reasons.append(
+            f"image changed: {_short(str(old.get('image_id', '')))} → "
+            f"{_short(spec.image_id)} ({spec.image})"
+        )
+    reasons += _dict_diff("config file", old.get("files") or {}, new["files"])
+    reasons += _dict_diff("volume", old.get("volumes") or {}, new["volumes"])
+    reasons += _dict_diff("environment", old.get("environment") or {}, new["environment"])
+    for key, what in (
+        ("healthcheck", "healthcheck changed"),
+        ("privileges", "privileges changed"),
+        ("restart", "restart policy changed"),
+        ("config_dir", "config directory changed"),
+    ):
+        if old.get(key) != new[key]:
+            reasons.append(what)
+    if not reasons:
+        reasons.append("spec changed")
+    return reasons
+
+
+def _removal_reason(observed: Observed, enabled: set[str], nodes: set[str]) -> str:
+    if observed.node not in nodes:
+        return f"node {observed.node} is not in the inventory"
+    if observed.service and observed.service not in enabled:
+        return f"service {observed.service} is not enabled"
+    return "no longer part of the deployment"
+
+
+def make_plan(
+    desired: Mapping[str, NodeSpecs],
+    observed: Mapping[str, Iterable[Observed]],
+    enabled: set[str],
+) -> Plan:
+    """Compare what should run with what runs, node by node."""
+    changes: list[Change] = []
+    nodes = set(desired)
+    for node in sorted(set(desired) | set(observed)):
+        seen = {o.name: o for o in observed.get(node, ())}
+        wanted = desired[node].containers if node in desired else ()
+        for spec in wanted:
+            current = seen.pop(spec.name, None)
+            if current is None:
+                changes.append(Change(Action.CREATE, node, spec.name, spec.service, ("new",), spec))
+                continue
+            if not current.managed:
+                raise BadInput(
+                    f"node {node}: container '{spec.name}' exists and is not managed by colla; "
+                    "remove or rename it"
+                )
+            if current.labels.get(LABEL_HASH) != spec.spec_hash:
+                reasons = tuple(diff_reasons(spec, current))
+                changes.append(
+                    Change(Action.RECREATE, node, spec.name, spec.service, reasons, spec)
+                )
+            elif current.state != "running":
+                changes.append(
+                    Change(
+                        Action.START,
+                        node,
+                        spec.name,
+                        spec.service,
+                        (f"not running ({current.state})",),
+                        spec,
+                    )
+                )
+            else:
+                changes.append(
+                    Change(Action.NOOP, node, spec.name, spec.service, ("up to date",), spec)
+                )
+        for name, current in sorted(seen.items()):
+            if current.managed:
+                reason = _removal_reason(current, enabled, nodes)
+                changes.append(Change(Action.REMOVE, node, name, current.service, (reason,)))
+    return Plan(tuple(changes))
+
+
+def observed_from_labels(
+    name: str, state: str, labels: Mapping[str, str], **extra: Any
+) -> Observed:
+    """An Observed whose node comes from its label (the engine module's helper)."""
+    return Observed(
+        name=labels.get(LABEL_NAME, name),
+        node=labels.get(LABEL_NODE, ""),
+        state=state,
+        labels=labels,
+        **extra,
+    )

@@ -1,0 +1,227 @@
+"""The service catalog: per-service data (containers, volumes, health, bootstrap, privileges).
+
+Each service is a directory under ``colla/catalog/services/`` holding ``service.yaml`` and
+the Jinja templates of its config files. Adding a service means adding data here.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+
+from colla.errors import BadInput
+from colla.yamlfile import describe_validation_error, load_yaml_mapping
+
+_MODE = r"^0?[0-7]{3,4}$"
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class FileDef(_Model):
+    """A config file: rendered from ``template`` in the service directory."""
+
+    template: str
+    dest: str
+    owner: str = "root"
+    perm: str = pydantic.Field(default="0600", pattern=_MODE)
+    # INI files that the operator's <config-dir>/config/ overrides merge into.
+    overridable: bool = False
+
+    @property
+    def name(self) -> str:
+        """The file's name in the rendered config directory."""
+        return self.template.removesuffix(".j2")
+
+
+class HealthDef(_Model):
+    """A Docker healthcheck; ``test`` is a shell command, rendered with Jinja."""
+
+    test: str
+    interval: int = 5
+    timeout: int = 5
+    retries: int = 3
+    start_period: int = 60
+
+
+class PrivilegesDef(_Model):
+    """What a container gets beyond Docker's defaults; ``reason`` says why."""
+
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    pid_mode: Literal["host"] | None = None
+    ipc_mode: Literal["host"] | None = None
+    init: bool = False
+    reason: str = ""
+
+
+class PermissionDef(_Model):
+    """A path colla-start creates and chowns before the service starts (volumes)."""
+
+    path: str
+    owner: str
+    perm: str | None = pydantic.Field(default=None, pattern=_MODE)
+    recurse: bool = False
+
+
+class ContainerDef(_Model):
+    """A long-running container of a service."""
+
+    name: str = pydantic.Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    image: str
+    command: str
+    user: str | None = None
+    config: tuple[FileDef, ...] = ()
+    volumes: dict[str, str] = {}
+    permissions: tuple[PermissionDef, ...] = ()
+    environment: dict[str, str] = {}
+    ports: tuple[int, ...] = ()
+    healthcheck: HealthDef
+    privileges: PrivilegesDef = PrivilegesDef()
+
+
+class TaskDef(_Model):
+    """A one-shot bootstrap container, run from the service's own image."""
+
+    name: str = pydantic.Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    image: str
+    command: str
+    user: str | None = None
+    config: tuple[FileDef, ...] = ()
+    volumes: dict[str, str] = {}
+    permissions: tuple[PermissionDef, ...] = ()
+
+
+class DatabaseDef(_Model):
+    """A database and its user; the password is a key of passwords.yml."""
+
+    name: str = pydantic.Field(pattern=r"^[a-z0-9_]+$")
+    user: str = pydantic.Field(pattern=r"^[a-z0-9_]+$")
+    password: str
+
+
+class EndpointDef(_Model):
+    """A Keystone service and its endpoints, with the service user."""
+
+    user: str
+    password: str
+    name: str
+    type: str
+    port: int
+    path: str = ""
+    roles: tuple[str, ...] = ("admin",)
+
+
+class _ServiceData(_Model):
+    description: str = ""
+    group: str = "control"
+    enabled_by_default: bool = True
+    depends_on: tuple[str, ...] = ()
+    passwords: tuple[str, ...] = ()
+    databases: tuple[DatabaseDef, ...] = ()
+    keystone: EndpointDef | None = None
+    bootstrap: tuple[TaskDef, ...] = ()
+    containers: tuple[ContainerDef, ...]
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """One service of the catalog."""
+
+    name: str
+    directory: Path
+    description: str
+    group: str
+    enabled_by_default: bool
+    depends_on: tuple[str, ...]
+    passwords: tuple[str, ...]
+    databases: tuple[DatabaseDef, ...]
+    keystone: EndpointDef | None
+    bootstrap: tuple[TaskDef, ...]
+    containers: tuple[ContainerDef, ...]
+
+
+@dataclass(frozen=True)
+class ServiceCatalog:
+    """Every service colla knows, in dependency order."""
+
+    root: Path
+    services: dict[str, ServiceDef]
+
+    def __getitem__(self, name: str) -> ServiceDef:
+        return self.services[name]
+
+    def defaults(self) -> dict[str, bool]:
+        """Service name → enabled by default (for ``enable_<service>`` keys)."""
+        return {name: s.enabled_by_default for name, s in self.services.items()}
+
+    def sorter(self, names: set[str]) -> graphlib.TopologicalSorter[str]:
+        """A prepared sorter over ``names`` by their dependencies within ``names``."""
+        graph = {n: [d for d in self.services[n].depends_on if d in names] for n in names}
+        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(graph)
+        sorter.prepare()
+        return sorter
+
+    def levels(self, names: set[str]) -> list[list[str]]:
+        """``names`` in dependency levels: each level only needs the levels before it."""
+        sorter = self.sorter(names)
+        levels = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            levels.append(ready)
+            sorter.done(*ready)
+        return levels
+
+    def required_passwords(self, names: set[str]) -> list[str]:
+        """Every password key the enabled services need."""
+        keys: set[str] = set()
+        for name in names:
+            service = self.services[name]
+            keys.update(service.passwords)
+            keys.update(db.password for db in service.databases)
+            if service.keystone is not None:
+                keys.add(service.keystone.password)
+        return sorted(keys)
+
+
+def default_services_root() -> Path:
+    """The service catalog shipped inside the colla package."""
+    return Path(str(resources.files("colla.catalog") / "services"))
+
+
+def load_services(root: Path | None = None) -> ServiceCatalog:
+    """Load and check every ``<service>/service.yaml`` under ``root``."""
+    root = root or default_services_root()
+    services: dict[str, ServiceDef] = {}
+    for index in sorted(root.glob("*/service.yaml")):
+        name = index.parent.name
+        try:
+            data = _ServiceData.model_validate(load_yaml_mapping(index))
+        except pydantic.ValidationError as e:
+            raise BadInput(describe_validation_error(index, e)) from None
+        items: list[ContainerDef | TaskDef] = [*data.containers, *data.bootstrap]
+        for item in items:
+            for file in item.config:
+                if not (index.parent / file.template).is_file():
+                    raise BadInput(f"{index}: {item.name}: template {file.template} is missing")
+        services[name] = ServiceDef(name=name, directory=index.parent, **dict(data))
+    for service in services.values():
+        for dep in service.depends_on:
+            if dep not in services:
+                raise BadInput(f"{service.directory / 'service.yaml'}: unknown dependency '{dep}'")
+    catalog = ServiceCatalog(root=root, services=services)
+    try:
+        catalog.levels(set(services))
+    except graphlib.CycleError as e:
+        raise BadInput(
+            f"{root}: service dependencies form a cycle: {' → '.join(e.args[1])}"
+        ) from None
+    return catalog

@@ -1,0 +1,147 @@
+"""Desired state: the container and task specs of every node, with their rendered files.
+
+A spec is a value: it carries everything a container is created from, and a hash of all
+of it, rendered config contents included. Diffing desired and observed compares hashes;
+the public part of a spec (no file contents, so no secrets) travels in a label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LABEL_MANAGED = "colla.managed"
+LABEL_NAME = "colla.name"
+LABEL_SERVICE = "colla.service"
+LABEL_NODE = "colla.node"
+LABEL_HASH = "colla.spec-hash"
+LABEL_SPEC = "colla.spec"
+
+
+def digest(text: str | bytes) -> str:
+    """A short content digest, used for hashes and change reasons."""
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A config file as colla-start installs it; ``content`` may hold secrets."""
+
+    name: str
+    dest: str
+    owner: str
+    perm: str
+    content: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """A Docker healthcheck (``CMD-SHELL``), times in seconds."""
+
+    test: str
+    interval: int
+    timeout: int
+    retries: int
+    start_period: int
+
+
+@dataclass(frozen=True)
+class Privileges:
+    """Everything beyond Docker's defaults a container is granted, and why."""
+
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    pid_mode: str | None = None
+    ipc_mode: str | None = None
+    init: bool = False
+    reason: str = ""
+
+    def granted(self) -> list[str]:
+        """Human-readable grants, empty when the container gets Docker's defaults only."""
+        grants = [f"cap_add {c}" for c in self.cap_add]
+        grants += [f"security_opt {o}" for o in self.security_opt]
+        grants += [f"device {d}" for d in self.devices]
+        grants += [f"{k} host" for k, v in (("pid", self.pid_mode), ("ipc", self.ipc_mode)) if v]
+        return grants
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One long-running container on one node."""
+
+    name: str
+    service: str
+    node: str
+    image: str
+    image_id: str
+    config_dir: str
+    files: tuple[RenderedFile, ...]
+    volumes: tuple[tuple[str, str], ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+    healthcheck: Healthcheck | None = None
+    privileges: Privileges = Privileges()
+    restart: str = "unless-stopped"
+    ports: tuple[int, ...] = ()
+
+    def public(self) -> dict[str, Any]:
+        """The spec without file contents: safe for labels, plans and logs."""
+        return {
+            "image": self.image,
+            "image_id": self.image_id,
+            "config_dir": self.config_dir,
+            "files": {
+                f.name: digest(json.dumps([f.dest, f.owner, f.perm, f.content])) for f in self.files
+            },
+            "volumes": dict(self.volumes),
+            "environment": dict(self.environment),
+            "healthcheck": None if self.healthcheck is None else vars(self.healthcheck),
+            "privileges": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.privileges).items()
+            },
+            "restart": self.restart,
+        }
+
+    @property
+    def spec_hash(self) -> str:
+        """A digest of the whole spec, rendered config contents included."""
+        return digest(json.dumps(self.public(), sort_keys=True))
+
+    def labels(self) -> dict[str, str]:
+        """The labels the container is created with."""
+        return {
+            LABEL_MANAGED: "true",
+            LABEL_NAME: self.name,
+            LABEL_SERVICE: self.service,
+            LABEL_NODE: self.node,
+            LABEL_HASH: self.spec_hash,
+            LABEL_SPEC: json.dumps(self.public(), sort_keys=True),
+        }
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A one-shot bootstrap container: runs to completion from a service's image."""
+
+    name: str
+    service: str
+    node: str
+    image: str
+    image_id: str
+    config_dir: str
+    files: tuple[RenderedFile, ...]
+    volumes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeSpecs:
+    """What one node should run."""
+
+    node: str
+    containers: tuple[ContainerSpec, ...]
+    tasks: Mapping[str, tuple[TaskSpec, ...]]  # service → its bootstrap tasks, in order

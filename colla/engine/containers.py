@@ -1,0 +1,214 @@
+"""Containers and volumes on one engine (mixed into Engine)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker.errors
+import requests.exceptions
+
+from colla.engine.errors import translated
+from colla.errors import EngineError
+
+NANO = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """What colla reads of a container."""
+
+    id: str
+    name: str
+    state: str
+    health: str | None
+    labels: dict[str, str]
+    image_id: str
+    started_at: str
+    exit_code: int
+
+    @classmethod
+    def from_inspect(cls, attrs: dict[str, Any]) -> ContainerInfo:
+        """Parse ``docker container inspect`` JSON."""
+        state = attrs.get("State") or {}
+        health = state.get("Health") or {}
+        return cls(
+            id=attrs["Id"],
+            name=str(attrs.get("Name", "")).lstrip("/"),
+            state=str(state.get("Status", "unknown")),
+            health=health.get("Status"),
+            labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+            image_id=str(attrs.get("Image", "")),
+            started_at=str(state.get("StartedAt", "")),
+            exit_code=int(state.get("ExitCode") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class ContainerRequest:
+    """Everything a container is created from; host networking always."""
+
+    name: str
+    image: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    volumes: Mapping[str, str] = field(default_factory=dict)  # volume name → path
+    binds: Mapping[str, str] = field(default_factory=dict)  # host path → "path:mode"
+    health_test: str | None = None
+    health_interval: int = 5
+    health_timeout: int = 5
+    health_retries: int = 3
+    health_start_period: int = 60
+    restart: str | None = "unless-stopped"
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    security_opt: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    pid_mode: str | None = None
+    ipc_mode: str | None = None
+    init: bool = False
+
+
+class ContainersMixin:
+    """Container and volume calls; needs ``self._client`` (a docker.DockerClient)."""
+
+    _client: Any
+
+    def containers(self, label: str) -> list[ContainerInfo]:
+        """Every container (running or not) carrying ``label``."""
+        with translated(f"list containers labelled {label}"):
+            found = self._client.api.containers(all=True, filters={"label": label})
+            infos = []
+            for summary in found:
+                with contextlib.suppress(docker.errors.NotFound):
+                    infos.append(
+                        ContainerInfo.from_inspect(
+                            self._client.api.inspect_container(summary["Id"])
+                        )
+                    )
+            return infos
+
+    def container(self, name: str) -> ContainerInfo | None:
+        """Inspect a container by name or ID; None when there is none."""
+        try:
+            return ContainerInfo.from_inspect(self._client.api.inspect_container(name))
+        except docker.errors.NotFound:
+            return None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise EngineError(f"inspect container {name}: {e}") from e
+
+    def create_container(self, request: ContainerRequest) -> str:
+        """Create (not start) a container; return its ID."""
+        api = self._client.api
+        binds = [f"{vol}:{path}" for vol, path in request.volumes.items()]
+        binds += [f"{host}:{target}" for host, target in request.binds.items()]
+        with translated(f"create container {request.name}"):
+            host_config = api.create_host_config(
+                binds=binds or None,
+                network_mode="host",
+                restart_policy={"Name": request.restart} if request.restart else None,
+                cap_add=list(request.cap_add) or None,
+                cap_drop=list(request.cap_drop) or None,
+                security_opt=list(request.security_opt) or None,
+                devices=[f"{d}:{d}:rwm" for d in request.devices] or None,
+                pid_mode=request.pid_mode,
+                ipc_mode=request.ipc_mode,
+                init=request.init or None,
+            )
+            healthcheck = None
+            if request.health_test:
+                healthcheck = {
+                    "test": ["CMD-SHELL", request.health_test],
+                    "interval": request.health_interval * NANO,
+                    "timeout": request.health_timeout * NANO,
+                    "retries": request.health_retries,
+                    "start_period": request.health_start_period * NANO,
+                }
+            created = api.create_container(
+                request.image,
+                name=request.name,
+                command=list(request.command) if request.command is not None else None,
+                environment=dict(request.environment) or None,
+                labels=dict(request.labels),
+                healthcheck=healthcheck,
+                host_config=host_config,
+                detach=True,
+            )
+        return str(created["Id"])
+
+    def start(self, name: str) -> None:
+        """Start a created or stopped container."""
+        with translated(f"start container {name}"):
+            self._client.api.start(name)
+
+    def stop(self, name: str, timeout: int = 20) -> None:
+        """Stop a container, SIGKILL after ``timeout`` seconds."""
+        with translated(f"stop container {name}"):
+            self._client.api.stop(name, timeout=timeout)
+
+    def remove_container(self, name: str) -> None:
+        """Remove a container (stopping it if needed); a missing one is fine."""
+        try:
+            self._client.api.remove_container(name, force=True, v=False)
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise EngineError(f"remove container {name}: {e}") from e
+
+    def logs(self, name: str, tail: int | str = "all") -> str:
+        """A container's output so far (stdout and stderr)."""
+        with translated(f"logs of {name}"):
+            data = self._client.api.logs(name, stdout=True, stderr=True, tail=tail)
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+
+    def follow_logs(self, name: str, tail: int | str = 50) -> Iterator[str]:
+        """Stream a container's output until it stops."""
+        with translated(f"logs of {name}"):
+            stream = self._client.api.logs(
+                name, stdout=True, stderr=True, stream=True, follow=True, tail=tail
+            )
+            for chunk in stream:
+                yield chunk.decode("utf-8", "replace")
+
+    def run_to_completion(self, request: ContainerRequest) -> tuple[int, str]:
+        """Run a one-shot container and remove it; return its exit code and output."""
+        self.remove_container(request.name)
+        self.create_container(request)
+        try:
+            with translated(f"run {request.name}"):
+                self._client.api.start(request.name)
+                status = self._client.api.wait(request.name)
+            return int(status.get("StatusCode", -1)), self.logs(request.name)
+        finally:
+            self.remove_container(request.name)
+
+    # volumes --------------------------------------------------------------------------
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
+        """Create a named volume (a no-op when it exists)."""
+        with translated(f"create volume {name}"):
+            self._client.api.create_volume(name=name, labels=dict(labels))
+
+    def volumes(self, label: str) -> list[str]:
+        """Names of the volumes carrying ``label``."""
+        with translated(f"list volumes labelled {label}"):
+            found = self._client.api.volumes(filters={"label": label}) or {}
+        return sorted(v["Name"] for v in found.get("Volumes") or [])
+
+    def all_volumes(self) -> list[str]:
+        """Names of every volume on the engine."""
+        with translated("list volumes"):
+            found = self._client.api.volumes() or {}
+        return sorted(v["Name"] for v in found.get("Volumes") or [])
+
+    def remove_volume(self, name: str) -> None:
+        """Remove a named volume; a missing one is fine."""
+        try:
+            self._client.api.remove_volume(name, force=True)
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise EngineError(f"remove volume {name}: {e}") from e

@@ -1,0 +1,88 @@
+"""The operator's project: a config directory, validated once into a frozen value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from colla.config.globals import Globals, load_globals
+from colla.config.inventory import Inventory, all_in_one, load_inventory
+from colla.config.passwords import Passwords, load_passwords
+from colla.deploy.services import ServiceCatalog
+from colla.errors import BadInput
+
+DEFAULT_CONFIG_DIR = Path("/etc/colla")
+INVENTORY_NAMES = ("inventory", "inventory.yml", "inventory.yaml", "multinode", "all-in-one")
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything the operator said: globals, passwords, inventory, config overrides."""
+
+    config_dir: Path
+    globals: Globals
+    passwords: Passwords
+    inventory: Inventory
+    inventory_path: Path | None
+    overrides: Mapping[Path, str]
+
+    def override_paths(self, service: str, container: str) -> list[Path]:
+        """Override files for a container's INI files, general first, then specific."""
+        root = self.config_dir / "config"
+        candidates = [
+            root / f"{service}.conf",
+            root / service / f"{container}.conf",
+            root / service / f"{container.replace('_', '-')}.conf",
+        ]
+        seen: list[Path] = []
+        for path in candidates:
+            if path in self.overrides and path not in seen:
+                seen.append(path)
+        return seen
+
+
+def find_inventory(config_dir: Path, given: Path | None) -> Path | None:
+    """The inventory file: the one given, else the first usual name in the config dir."""
+    if given is not None:
+        if not given.is_file():
+            raise BadInput(f"{given}: no such inventory file")
+        return given
+    for name in INVENTORY_NAMES:
+        if (config_dir / name).is_file():
+            return config_dir / name
+    return None
+
+
+def _read_overrides(config_dir: Path) -> dict[Path, str]:
+    root = config_dir / "config"
+    found: dict[Path, str] = {}
+    if root.is_dir():
+        for path in sorted(root.rglob("*.conf")):
+            try:
+                found[path] = path.read_text(encoding="utf-8")
+            except OSError as e:
+                raise BadInput(f"{path}: cannot read: {e.strerror}") from None
+    return found
+
+
+def load_project(
+    config_dir: Path, catalog: ServiceCatalog, inventory: Path | None = None
+) -> Project:
+    """Load and validate the config directory against the service catalog."""
+    globals_path = config_dir / "globals.yml"
+    if not globals_path.is_file():
+        raise BadInput(f"{globals_path}: no such file (run `colla init --config-dir {config_dir}`)")
+    globals_ = load_globals(globals_path, catalog.defaults())
+    enabled = {name for name, on in globals_.enabled.items() if on}
+    inventory_path = find_inventory(config_dir, inventory)
+    inv = load_inventory(inventory_path) if inventory_path else all_in_one()
+    passwords = load_passwords(config_dir / "passwords.yml", catalog.required_passwords(enabled))
+    return Project(
+        config_dir=config_dir,
+        globals=globals_,
+        passwords=passwords,
+        inventory=inv,
+        inventory_path=inventory_path,
+        overrides=_read_overrides(config_dir),
+    )
