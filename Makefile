@@ -7,6 +7,7 @@ VENV ?= .venv
 COLLA := $(VENV)/bin/colla
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DOCKERD_LOG ?= /var/log/colla-dockerd.log
+CONFIG_DIR ?= /etc/colla
 
 .PHONY: setup venv host-packages engine base images aio test lint unit integration e2e bench clean
 
@@ -51,9 +52,18 @@ base: setup
 images: base
 	$(COLLA) build --profile core
 
+# The all-in-one cloud: images, an example config (kept if present), passwords, deploy,
+# credentials, and a check against the real APIs.
 aio: images
+	@[ -f $(CONFIG_DIR)/globals.yml ] || $(COLLA) init -c $(CONFIG_DIR)
+	$(COLLA) genpwd -c $(CONFIG_DIR)
+	$(COLLA) deploy -c $(CONFIG_DIR)
+	$(COLLA) post-deploy -c $(CONFIG_DIR)
+	$(COLLA) check -c $(CONFIG_DIR)
 	@echo
-	@echo "images ready: $(COLLA) images"
+	@echo "The cloud is up. Use it with:"
+	@echo "  source $(CONFIG_DIR)/admin-openrc.sh"
+	@echo "  $(VENV)/bin/openstack service list"
 
 lint: venv
 	$(VENV)/bin/ruff check colla tests bench
@@ -74,6 +84,7 @@ test: setup lint
 
 bench: setup
 	bench/build
+	bench/deploy --takeover
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

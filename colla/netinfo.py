@@ -38,7 +38,9 @@ def ipv4_address(name: str) -> str | None:
 def port_in_use(address: str, port: int) -> bool:
     """Whether something already listens on (address, port) over TCP."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # No SO_REUSEADDR: a port held by a listener must make bind fail.
+        # SO_REUSEADDR lets bind ignore connections in TIME_WAIT (left by a container
+        # just removed) while a live listener still makes it fail.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((address, port))
         except OSError as e:

@@ -173,6 +173,17 @@ class ContainersMixin:
             for chunk in stream:
                 yield chunk.decode("utf-8", "replace")
 
+    def memory_usage(self, name: str) -> int:
+        """Bytes of memory a running container uses, page cache excluded (as docker stats)."""
+        with translated(f"stats of {name}"):
+            stats = self._client.api.stats(name, stream=False)
+        memory = stats.get("memory_stats") or {}
+        detail = memory.get("stats") or {}
+        cache = detail.get(
+            "total_inactive_file", detail.get("inactive_file", detail.get("cache", 0))
+        )
+        return int(memory.get("usage", 0)) - int(cache or 0)
+
     def run_to_completion(self, request: ContainerRequest) -> tuple[int, str]:
         """Run a one-shot container and remove it; return its exit code and output."""
         self.remove_container(request.name)

@@ -1,0 +1,78 @@
+"""Fixtures for the end-to-end tier: the all-in-one cloud on this machine's engine.
+
+The tier deploys with the default config directory (``/etc/colla``, or
+``COLLA_E2E_CONFIG_DIR``), the same cloud `make aio` makes, and leaves it running.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from colla.cli.app import run
+from colla.deploy.specs import LABEL_MANAGED
+from colla.engine import Engine
+
+CONFIG_DIR = Path(os.environ.get("COLLA_E2E_CONFIG_DIR", "/etc/colla"))
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    """The local engine; `make test` starts one, so a missing engine is a failure."""
+    return Engine.connect()
+
+
+@pytest.fixture(scope="session")
+def images(engine: Engine) -> None:
+    """The core images under the default names (cached when `make aio` built them)."""
+    assert run(["base"]) == 0
+    assert run(["build", "--profile", "core"]) == 0
+
+
+@pytest.fixture(scope="session")
+def config_dir(images: None) -> Path:
+    """The all-in-one config directory, created and given passwords when missing."""
+    if not (CONFIG_DIR / "globals.yml").exists():
+        assert run(["init", "-c", str(CONFIG_DIR)]) == 0
+    assert run(["genpwd", "-c", str(CONFIG_DIR)]) == 0
+    return CONFIG_DIR
+
+
+def engine_state(engine: Engine) -> dict[str, object]:
+    """Containers (name → id, state) and volumes: what bad input must not change."""
+    containers = {c.name: (c.id, c.state) for c in engine.containers(f"{LABEL_MANAGED}=true")}
+    return {"containers": containers, "volumes": engine.all_volumes()}
+
+
+def openstack(config_dir: Path, *args: str) -> str:
+    """Run the real python-openstackclient against the deployed cloud."""
+    env = {
+        **os.environ,
+        "OS_CLIENT_CONFIG_FILE": str(config_dir / "clouds.yaml"),
+        "OS_CLOUD": "colla",
+    }
+    result = subprocess.run(
+        [str(BIN / "openstack"), *args], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, f"openstack {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A process of ours holding memcached's port, as an operator's stray daemon would."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 11211))
+    sock.listen(1)
+    try:
+        yield 11211
+    finally:
+        sock.close()

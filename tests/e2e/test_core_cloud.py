@@ -1,0 +1,283 @@
+"""The core cloud, end to end: bad input first, then deploy, use, redeploy, destroy.
+
+Tests run in file order and share one deployment; each says what it leaves behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from colla.cli.app import run
+from colla.deploy.specs import LABEL_MANAGED
+from colla.engine import Engine
+from colla.errors import ExitStatus
+from tests.e2e.conftest import engine_state, openstack
+
+pytestmark = pytest.mark.e2e
+
+CORE = {"mariadb", "memcached", "rabbitmq", "keystone", "glance_api", "placement_api"}
+PROJECT = "colla-e2e"
+
+
+def _started(engine: Engine) -> dict[str, str]:
+    return {c.name: c.started_at for c in engine.containers(f"{LABEL_MANAGED}=true")}
+
+
+def test_start_from_an_engine_without_colla_containers(engine: Engine) -> None:
+    # Volumes are kept, so data of an earlier run survives into this one.
+    assert run(["destroy", "--yes-i-really-mean-it"]) == 0
+    assert _started(engine) == {}
+
+
+@pytest.fixture
+def veth() -> Iterator[str]:
+    """An interface that exists but has no address."""
+    subprocess.run(
+        ["ip", "link", "add", "colla-e2e0", "type", "veth", "peer", "name", "colla-e2e1"],
+        check=True,
+    )
+    try:
+        yield "colla-e2e0"
+    finally:
+        subprocess.run(["ip", "link", "del", "colla-e2e0"], check=False)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+BAD_INPUTS: dict[str, tuple[Callable[[Path], object], str]] = {
+    "malformed yaml": (
+        lambda d: _edit(d / "globals.yml", 'openstack_release: "zed"', "openstack_release: [zed"),
+        r"globals.yml:\d+: malformed YAML",
+    ),
+    "unknown key": (
+        lambda d: (d / "globals.yml").write_text(
+            (d / "globals.yml").read_text() + "colour: blue\n"
+        ),
+        "globals.yml: unknown key 'colour'",
+    ),
+    "wrong type": (
+        lambda d: (d / "globals.yml").write_text(
+            (d / "globals.yml").read_text() + "colla_health_timeout: soon\n"
+        ),
+        "key 'colla_health_timeout': expected an integer",
+    ),
+    "missing password": (
+        lambda d: (d / "passwords.yml").write_text(
+            yaml.safe_dump(
+                {
+                    k: v
+                    for k, v in yaml.safe_load((d / "passwords.yml").read_text()).items()
+                    if k != "keystone_admin_password"
+                }
+            )
+        ),
+        "missing password 'keystone_admin_password'",
+    ),
+    "unknown service": (
+        lambda d: (d / "globals.yml").write_text(
+            (d / "globals.yml").read_text() + "enable_nova: true\n"
+        ),
+        "key 'enable_nova': colla does not know service 'nova'",
+    ),
+    "no control host": (
+        lambda d: (d / "inventory").write_text("[compute]\nlocalhost ansible_connection=local\n"),
+        "no host in group 'control'",
+    ),
+    "missing interface": (
+        lambda d: _edit(d / "globals.yml", 'network_interface: "lo"', 'network_interface: "nope0"'),
+        "'nope0' does not exist on this machine",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_changes_nothing(
+    case: str,
+    engine: Engine,
+    config_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    work = tmp_path / "config"
+    shutil.copytree(config_dir, work)
+    mutate, message = BAD_INPUTS[case]
+    mutate(work)
+    _assert_refused(engine, ["deploy", "-c", str(work)], message, capsys)
+
+
+def _assert_refused(
+    engine: Engine, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = engine_state(engine)
+    code = run(args)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert re.search(message, err), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert engine_state(engine) == before
+
+
+def test_interface_without_address(
+    engine: Engine, config_dir: Path, tmp_path: Path, veth: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work = tmp_path / "config"
+    shutil.copytree(config_dir, work)
+    _edit(work / "globals.yml", 'network_interface: "lo"', f'network_interface: "{veth}"')
+    _assert_refused(engine, ["deploy", "-c", str(work)], f"'{veth}' has no IPv4 address", capsys)
+
+
+def test_port_in_use(
+    engine: Engine, config_dir: Path, listener: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = (
+        rf"127.0.0.1:{listener} needed by memcached is already in use by \S+ \(pid {os.getpid()}\)"
+    )
+    _assert_refused(engine, ["deploy", "-c", str(config_dir)], message, capsys)
+
+
+def test_engine_that_does_not_answer(
+    engine: Engine,
+    config_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/colla-no-engine.sock")
+    before = engine_state(engine)
+    assert run(["deploy", "-c", str(config_dir)]) == ExitStatus.ENGINE
+    err = capsys.readouterr().err
+    assert "no Docker engine answers" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.delenv("DOCKER_HOST")
+    assert engine_state(engine) == before
+
+
+def test_deploy_the_core_cloud(engine: Engine, config_dir: Path) -> None:
+    assert run(["deploy", "-c", str(config_dir)]) == 0
+    assert run(["post-deploy", "-c", str(config_dir)]) == 0
+    containers = {c.name: c for c in engine.containers(f"{LABEL_MANAGED}=true")}
+    assert set(containers) == CORE
+    assert {c.health for c in containers.values()} == {"healthy"}
+    for name in ("admin-openrc.sh", "clouds.yaml", "passwords.yml"):
+        assert (config_dir / name).stat().st_mode & 0o777 == 0o600
+    keystone_dir = config_dir / "keystone"
+    assert keystone_dir.stat().st_mode & 0o777 == 0o770
+    assert (keystone_dir / "keystone.conf").stat().st_mode & 0o777 == 0o660
+
+
+def test_the_real_client_uses_the_cloud(config_dir: Path, tmp_path: Path) -> None:
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+    services = json.loads(openstack(config_dir, "service", "list", "-f", "json"))
+    assert {s["Name"] for s in services} >= {"keystone", "glance", "placement"}
+    openstack(config_dir, "project", "create", "--or-show", "--domain", "default", PROJECT)
+    openstack(
+        config_dir,
+        "user",
+        "create",
+        "--or-show",
+        "--domain",
+        "default",
+        "--project",
+        PROJECT,
+        "--password",
+        "e2e-user-password",
+        f"{PROJECT}-user",
+    )
+    data = os.urandom(2 * 1024 * 1024)
+    source = tmp_path / "image.raw"
+    source.write_bytes(data)
+    uploaded = not json.loads(
+        openstack(config_dir, "image", "list", "--name", PROJECT, "-f", "json")
+    )
+    if uploaded:
+        openstack(
+            config_dir,
+            "image",
+            "create",
+            "--disk-format",
+            "raw",
+            "--container-format",
+            "bare",
+            "--file",
+            str(source),
+            PROJECT,
+        )
+    saved = tmp_path / "saved.raw"
+    openstack(config_dir, "image", "save", "--file", str(saved), PROJECT)
+    image = json.loads(openstack(config_dir, "image", "show", "-f", "json", PROJECT))
+    assert image["status"] == "active"
+    # Glance hashes what it stored (sha512 by default); the download must match it,
+    # and, when this run uploaded the image, the bytes we sent.
+    assert image["properties"]["os_hash_algo"] == "sha512"
+    assert hashlib.sha512(saved.read_bytes()).hexdigest() == image["properties"]["os_hash_value"]
+    if uploaded:
+        assert saved.read_bytes() == data
+    providers = json.loads(openstack(config_dir, "resource", "provider", "list", "-f", "json"))
+    assert isinstance(providers, list)
+    classes = json.loads(
+        openstack(
+            config_dir,
+            "--os-placement-api-version",
+            "1.2",
+            "resource",
+            "class",
+            "list",
+            "-f",
+            "json",
+        )
+    )
+    assert "VCPU" in {c["name"] for c in classes}
+
+
+def test_check_talks_to_the_apis(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["check", "-c", str(config_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok ") == 4
+
+
+def test_redeploy_changes_nothing(
+    engine: Engine, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _started(engine)
+    assert run(["deploy", "-c", str(config_dir)]) == 0
+    assert "nothing to change" in capsys.readouterr().out
+    assert _started(engine) == before
+
+
+def test_an_override_recreates_only_its_container(engine: Engine, config_dir: Path) -> None:
+    override = config_dir / "config" / "placement.conf"
+    override.parent.mkdir(exist_ok=True)
+    before = _started(engine)
+    override.write_text("[DEFAULT]\ndebug = true\n")
+    try:
+        assert run(["deploy", "-c", str(config_dir)]) == 0
+        after = _started(engine)
+        assert {n for n in before if before[n] != after[n]} == {"placement_api"}
+    finally:
+        override.unlink()
+    assert run(["deploy", "-c", str(config_dir)]) == 0
+
+
+def test_destroy_keeps_volumes_then_deploy_keeps_the_data(engine: Engine, config_dir: Path) -> None:
+    volumes = engine.volumes(f"{LABEL_MANAGED}=true")
+    assert run(["destroy", "--yes-i-really-mean-it"]) == 0
+    assert _started(engine) == {}
+    assert engine.volumes(f"{LABEL_MANAGED}=true") == volumes
+    assert run(["deploy", "-c", str(config_dir)]) == 0
+    projects = json.loads(openstack(config_dir, "project", "list", "-f", "json"))
+    assert PROJECT in {p["Name"] for p in projects}
+    image = json.loads(openstack(config_dir, "image", "show", "-f", "json", PROJECT))
+    assert image["status"] == "active"

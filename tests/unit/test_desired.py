@@ -1,0 +1,135 @@
+"""Desired state from a real config directory: specs, hashes, secrets, overrides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from colla.config.example import write_example
+from colla.config.passwords import generate_passwords
+from colla.deploy.desired import Topology, desired_state
+from colla.deploy.prechecks import check_dependencies
+from colla.deploy.services import load_services
+from colla.errors import BadInput
+from colla.project import Project, load_project
+
+TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    catalog = load_services()
+    write_example(tmp_path, catalog.defaults())
+    generate_passwords(
+        tmp_path / "passwords.yml", catalog.required_passwords(set(catalog.services))
+    )
+    return tmp_path
+
+
+def _project(config_dir: Path) -> Project:
+    return load_project(config_dir, load_services())
+
+
+def _hashes(config_dir: Path) -> dict[str, str]:
+    nodes = desired_state(_project(config_dir), load_services(), TOPOLOGY)
+    return {c.name: c.spec_hash for c in nodes["localhost"].containers}
+
+
+def test_all_in_one_containers_and_bootstrap_order(config_dir: Path) -> None:
+    node = desired_state(_project(config_dir), load_services(), TOPOLOGY)["localhost"]
+    assert [c.name for c in node.containers] == [
+        "glance_api",
+        "keystone",
+        "mariadb",
+        "memcached",
+        "placement_api",
+        "rabbitmq",
+    ]
+    assert [t.name for t in node.tasks["keystone"]] == ["keystone-databases", "keystone-bootstrap"]
+    assert [t.name for t in node.tasks["glance"]] == [
+        "glance-databases",
+        "glance-register",
+        "glance-db-sync",
+    ]
+    keystone = next(c for c in node.containers if c.name == "keystone")
+    assert keystone.image == "colla/keystone:zed"
+    assert dict(keystone.volumes)["keystone_fernet_keys"] == "/etc/keystone/fernet-keys"
+    assert keystone.config_dir == str(config_dir / "keystone")
+    assert keystone.healthcheck is not None
+    assert "127.0.0.1:5000/v3" in keystone.healthcheck.test
+    config = json.loads(next(f.content for f in keystone.files if f.name == "config.json"))
+    assert config["command"] == "uwsgi_python3 --ini /etc/keystone/keystone-uwsgi.ini"
+    assert {f["dest"] for f in config["config_files"]} == {
+        "/etc/keystone/keystone.conf",
+        "/etc/keystone/keystone-uwsgi.ini",
+    }
+
+
+def test_rendering_is_deterministic(config_dir: Path) -> None:
+    assert _hashes(config_dir) == _hashes(config_dir)
+
+
+def test_secrets_stay_in_files(config_dir: Path) -> None:
+    project = _project(config_dir)
+    secrets = [v for v in project.passwords.values.values()]
+    node = desired_state(project, load_services(), TOPOLOGY)["localhost"]
+    for container in node.containers:
+        exposed = json.dumps(container.labels()) + json.dumps(dict(container.environment))
+        config = next(f.content for f in container.files if f.name == "config.json")
+        for secret in secrets:
+            assert secret not in exposed, container.name
+            assert secret not in config, container.name
+    keystone_conf = next(
+        f.content
+        for c in node.containers
+        if c.name == "keystone"
+        for f in c.files
+        if f.name == "keystone.conf"
+    )
+    assert project.passwords["keystone_database_password"] in keystone_conf
+
+
+def test_service_override_changes_only_that_service(config_dir: Path) -> None:
+    before = _hashes(config_dir)
+    (config_dir / "config").mkdir()
+    (config_dir / "config" / "keystone.conf").write_text("[DEFAULT]\ndebug = true\n")
+    after = _hashes(config_dir)
+    assert {name for name in before if before[name] != after[name]} == {"keystone"}
+    node = desired_state(_project(config_dir), load_services(), TOPOLOGY)["localhost"]
+    keystone = next(c for c in node.containers if c.name == "keystone")
+    text = next(f.content for f in keystone.files if f.name == "keystone.conf")
+    assert "[DEFAULT]\nuse_stderr = true\nlog_file =\ndebug = true\n" in text
+
+
+def test_container_override(config_dir: Path) -> None:
+    before = _hashes(config_dir)
+    (config_dir / "config" / "glance").mkdir(parents=True)
+    (config_dir / "config" / "glance" / "glance-api.conf").write_text("[DEFAULT]\nworkers = 1\n")
+    after = _hashes(config_dir)
+    assert {name for name in before if before[name] != after[name]} == {"glance_api"}
+
+
+def test_bad_override_names_file_and_line(config_dir: Path) -> None:
+    (config_dir / "config").mkdir()
+    (config_dir / "config" / "placement.conf").write_text("[api]\nthis is not ini\n")
+    with pytest.raises(BadInput, match=r"placement.conf:2"):
+        desired_state(_project(config_dir), load_services(), TOPOLOGY)
+
+
+def test_disabled_dependency_is_an_error(config_dir: Path) -> None:
+    globals_path = config_dir / "globals.yml"
+    globals_path.write_text(globals_path.read_text() + "enable_keystone: false\n")
+    with pytest.raises(
+        BadInput, match="enable_glance needs keystone, but enable_keystone is false"
+    ):
+        check_dependencies(_project(config_dir), load_services())
+
+
+def test_shipped_service_catalog_orders_dependencies() -> None:
+    catalog = load_services()
+    levels = catalog.levels(set(catalog.services))
+    assert levels[0] == ["mariadb", "memcached", "rabbitmq"]
+    assert levels[1] == ["keystone"]
+    assert levels[2] == ["glance", "placement"]
