@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import tempfile
 import time
@@ -15,6 +14,7 @@ from colla.deploy.services import ServiceCatalog
 from colla.deploy.specs import LABEL_MANAGED, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from colla.engine import ContainerRequest, Engine
 from colla.errors import DeployFailed
+from colla.ordered import run_in_order
 
 Say = Callable[[str], None]
 CONFIG_MOUNT = "/var/lib/colla/config"
@@ -136,39 +136,23 @@ class Applier:
                 by_service.setdefault(change.service, []).append(change)
         bootstrap = plan.services_changed()
         work = {s for s, changes in by_service.items() if s in bootstrap or _acts(changes)}
-        # Each service starts as soon as the services it depends on are ready.
-        sorter = self.catalog.sorter(set(by_service))
         errors: list[DeployFailed] = []
-        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-            running: dict[concurrent.futures.Future[None], str] = {}
-            while sorter.is_active() and not errors:
-                for service in sorted(sorter.get_ready()):
-                    if service in work:
-                        job = pool.submit(
-                            self._service, service, by_service[service], service in bootstrap
-                        )
-                        running[job] = service
-                    else:
-                        sorter.done(service)
-                if not running:
-                    continue
-                finished, _ = concurrent.futures.wait(
-                    running, return_when=concurrent.futures.FIRST_COMPLETED
-                )
-                for job in finished:
-                    service = running.pop(job)
-                    try:
-                        job.result()
-                    except DeployFailed as e:
-                        errors.append(e)
-                    else:
-                        sorter.done(service)
-            # Let services already running finish; no new service starts after a failure.
-            for job in concurrent.futures.as_completed(running):
-                try:
-                    job.result()
-                except DeployFailed as e:
-                    errors.append(e)
+
+        def job(service: str) -> DeployFailed | None:
+            try:
+                self._service(service, by_service[service], service in bootstrap)
+            except DeployFailed as e:
+                return e
+            return None
+
+        def report(service: str, error: DeployFailed | None) -> bool:
+            if error is not None:
+                errors.append(error)
+            return error is None
+
+        # Each service starts as soon as the services it depends on are ready; after a
+        # failure no new service starts, and those already running finish.
+        run_in_order(self.catalog.sorter(set(by_service)), job, 4, lambda s: s not in work, report)
         if errors:
             raise errors[0]
 

@@ -212,18 +212,38 @@ def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) ->
     )
 
 
+def _task_spec(
+    project: Project,
+    where: tuple[str, str, str],
+    image: str,
+    files: list[RenderedFile],
+    run: tuple[str, str | None, tuple[PermissionDef, ...]],
+    volumes: dict[str, str] | None = None,
+) -> TaskSpec:
+    """A task spec: ``where`` is (name, service, node), ``run`` is (command, user, permissions)."""
+    name, service, node = where
+    command, user, permissions = run
+    return TaskSpec(
+        name=name,
+        service=service,
+        node=node,
+        image=image_ref(project, image),
+        image_id="",
+        config_dir=str(project.config_dir / name),
+        files=(*files, _config_json(command, files, permissions, user)),
+        volumes=tuple(sorted((volumes or {}).items())),
+    )
+
+
 def _task(r: _Renderer, project: Project, node: str, item: TaskDef) -> TaskSpec:
     files = [r.file(f, node, item.name) for f in item.config]
-    files.append(_config_json(item.command, files, item.permissions, item.user))
-    return TaskSpec(
-        name=item.name,
-        service=r.service.name,
-        node=node,
-        image=image_ref(project, item.image),
-        image_id="",
-        config_dir=str(project.config_dir / item.name),
-        files=tuple(files),
-        volumes=tuple(sorted(item.volumes.items())),
+    return _task_spec(
+        project,
+        (item.name, r.service.name, node),
+        item.image,
+        files,
+        (item.command, item.user, item.permissions),
+        item.volumes,
     )
 
 
@@ -291,17 +311,8 @@ def _register_task(
         RenderedFile(REGISTER_SCRIPT, f"/etc/colla/{REGISTER_SCRIPT}", "root", "0644", script),
     ]
     command = f"python3 /etc/colla/{REGISTER_SCRIPT} /etc/colla/register.json"
-    files.append(_config_json(command, files, (), "root"))
-    name = f"{service.name}-register"
-    return TaskSpec(
-        name=name,
-        service=service.name,
-        node=node,
-        image=image_ref(project, service.containers[0].image),
-        image_id="",
-        config_dir=str(project.config_dir / name),
-        files=tuple(files),
-    )
+    where = (f"{service.name}-register", service.name, node)
+    return _task_spec(project, where, service.containers[0].image, files, (command, "root", ()))
 
 
 def enabled_services(project: Project, catalog: ServiceCatalog) -> set[str]:

@@ -72,22 +72,6 @@ class PermissionDef(_Model):
     recurse: bool = False
 
 
-class ContainerDef(_Model):
-    """A long-running container of a service."""
-
-    name: str = pydantic.Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    image: str
-    command: str
-    user: str | None = None
-    config: tuple[FileDef, ...] = ()
-    volumes: dict[str, str] = {}
-    permissions: tuple[PermissionDef, ...] = ()
-    environment: dict[str, str] = {}
-    ports: tuple[int, ...] = ()
-    healthcheck: HealthDef
-    privileges: PrivilegesDef = PrivilegesDef()
-
-
 class TaskDef(_Model):
     """A one-shot bootstrap container, run from the service's own image."""
 
@@ -98,6 +82,15 @@ class TaskDef(_Model):
     config: tuple[FileDef, ...] = ()
     volumes: dict[str, str] = {}
     permissions: tuple[PermissionDef, ...] = ()
+
+
+class ContainerDef(TaskDef):
+    """A long-running container of a service: a task that stays up, checked for health."""
+
+    environment: dict[str, str] = {}
+    ports: tuple[int, ...] = ()
+    healthcheck: HealthDef
+    privileges: PrivilegesDef = PrivilegesDef()
 
 
 class DatabaseDef(_Model):
@@ -207,8 +200,7 @@ def load_services(root: Path | None = None) -> ServiceCatalog:
             data = _ServiceData.model_validate(load_yaml_mapping(index))
         except pydantic.ValidationError as e:
             raise BadInput(describe_validation_error(index, e)) from None
-        items: list[ContainerDef | TaskDef] = [*data.containers, *data.bootstrap]
-        for item in items:
+        for item in (*data.containers, *data.bootstrap):
             for file in item.config:
                 if not (index.parent / file.template).is_file():
                     raise BadInput(f"{index}: {item.name}: template {file.template} is missing")

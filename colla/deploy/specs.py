@@ -72,8 +72,8 @@ class Privileges:
 
 
 @dataclass(frozen=True)
-class ContainerSpec:
-    """One long-running container on one node."""
+class TaskSpec:
+    """A one-shot bootstrap container: runs to completion from a service's image."""
 
     name: str
     service: str
@@ -83,6 +83,12 @@ class ContainerSpec:
     config_dir: str
     files: tuple[RenderedFile, ...]
     volumes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerSpec(TaskSpec):
+    """One long-running container on one node: a task that stays up, checked for health."""
+
     environment: tuple[tuple[str, str], ...] = ()
     healthcheck: Healthcheck | None = None
     privileges: Privileges = Privileges()
@@ -122,20 +128,6 @@ class ContainerSpec:
             LABEL_HASH: self.spec_hash,
             LABEL_SPEC: json.dumps(self.public(), sort_keys=True),
         }
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A one-shot bootstrap container: runs to completion from a service's image."""
-
-    name: str
-    service: str
-    node: str
-    image: str
-    image_id: str
-    config_dir: str
-    files: tuple[RenderedFile, ...]
-    volumes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import enum
 import time
 from collections import deque
@@ -19,6 +18,7 @@ from colla.images.base import split_ref
 from colla.images.catalog import Catalog
 from colla.images.config import BuildConfig
 from colla.images.render import RenderedImage, Renderer
+from colla.ordered import run_in_order
 
 TAIL_LINES = 12
 LABEL_IMAGE = "colla.image"
@@ -215,40 +215,32 @@ def build_images(
     """
     rendered = {name: renderer.render(name) for name in graph.order(catalog, names)}
     options.log_dir.mkdir(parents=True, exist_ok=True)
-    sorter = graph.sorter(catalog, names)
     results: dict[str, ImageResult] = {}
     doomed: dict[str, str] = {}  # image → the failed ancestor that dooms it
-    with concurrent.futures.ThreadPoolExecutor(max_workers=options.threads) as pool:
-        running: dict[concurrent.futures.Future[ImageResult], str] = {}
-        while sorter.is_active():
-            for name in sorted(sorter.get_ready()):
-                if name in doomed:
-                    result = ImageResult(
-                        name=name,
-                        ref=config.ref(name),
-                        status=Status.SKIPPED,
-                        reason=f"parent {doomed[name]} failed",
-                    )
-                    results[name] = result
-                    observer.finished(result)
-                    sorter.done(name)
-                    continue
-                image = catalog[name]
-                parent_ref = config.base_image if image.parent is None else config.ref(image.parent)
-                job = _Job(engine, rendered[name], config, options, observer)
-                running[pool.submit(job.run, parent_ref)] = name
-            if not running:
-                continue
-            finished, _ = concurrent.futures.wait(
-                running, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            for future in finished:
-                name = running.pop(future)
-                result = future.result()
-                results[name] = result
-                observer.finished(result)
-                if result.status is Status.FAILED:
-                    for below in catalog.descendants(name):
-                        doomed.setdefault(below, name)
-                sorter.done(name)
+
+    def job(name: str) -> ImageResult:
+        image = catalog[name]
+        parent_ref = config.base_image if image.parent is None else config.ref(image.parent)
+        return _Job(engine, rendered[name], config, options, observer).run(parent_ref)
+
+    def skip(name: str) -> bool:
+        if name not in doomed:
+            return False
+        report(
+            name,
+            ImageResult(
+                name, config.ref(name), Status.SKIPPED, reason=f"parent {doomed[name]} failed"
+            ),
+        )
+        return True
+
+    def report(name: str, result: ImageResult) -> bool:
+        results[name] = result
+        observer.finished(result)
+        if result.status is Status.FAILED:
+            for below in catalog.descendants(name):
+                doomed.setdefault(below, name)
+        return True
+
+    run_in_order(graph.sorter(catalog, names), job, options.threads, skip, report)
     return [results[name] for name in rendered]

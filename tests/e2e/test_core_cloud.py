@@ -281,3 +281,22 @@ def test_destroy_keeps_volumes_then_deploy_keeps_the_data(engine: Engine, config
     assert PROJECT in {p["Name"] for p in projects}
     image = json.loads(openstack(config_dir, "image", "show", "-f", "json", PROJECT))
     assert image["status"] == "active"
+
+
+def test_status_logs_stop_and_start_again(
+    engine: Engine, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["status", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["container"] for r in rows} == CORE
+    assert {r["health"] for r in rows} == {"healthy"}
+    assert run(["logs", "keystone", "--tail", "20"]) == 0
+    assert capsys.readouterr().out.strip()
+    assert run(["stop", "memcached"]) == 0
+    stopped = engine.container("memcached")
+    assert stopped is not None and stopped.state == "exited"
+    assert run(["plan", "-c", str(config_dir)]) == 0
+    assert "not running (exited)" in " ".join(capsys.readouterr().out.split())
+    assert run(["deploy", "-c", str(config_dir)]) == 0
+    started = engine.container("memcached")
+    assert started is not None and started.state == "running" and started.health == "healthy"
