@@ -19,7 +19,11 @@ import os
 import pwd
 import shlex
 import shutil
+import socket
 import sys
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -304,9 +308,51 @@ def run(env: dict[str, str], config_path: str = CONFIG_PATH) -> NoReturn:
         raise StartError(f"cannot run {config.command[0]!r}: {e.strerror}") from None
 
 
+def wait_for(args: list[str], timeout: float = 600.0, pause: float = 2.0) -> None:
+    """``wait-for tcp HOST:PORT`` or ``wait-for http URL``: return once it answers.
+
+    Used by init containers (Kubernetes) that wait for the services a pod needs.
+    """
+    if len(args) != 2 or args[0] not in ("tcp", "http"):
+        raise StartError("usage: colla-start wait-for tcp HOST:PORT | wait-for http URL")
+    kind, target = args
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if kind == "tcp":
+                host, _, port = target.rpartition(":")
+                if not host or not port.isdigit():
+                    raise StartError(f"wait-for tcp: {target!r} is not HOST:PORT")
+                socket.create_connection((host, int(port)), timeout=5).close()
+            else:
+                with urllib.request.urlopen(target, timeout=5) as response:
+                    response.read(1)
+            print(f"colla-start: {target} answers", flush=True)
+            return
+        except (OSError, urllib.error.URLError) as e:
+            if time.monotonic() > deadline:
+                raise StartError(
+                    f"wait-for {kind} {target}: no answer after {timeout:.0f} s: {e}"
+                ) from None
+            time.sleep(pause)
+
+
+def _http_answers(url: str) -> None:
+    # A client error (401 without a token, say) still means the service answers.
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            response.read(1)
+    except urllib.error.HTTPError as e:
+        if e.code >= 500:
+            raise
+
+
 def main() -> None:
     """Entry point: one clear line on stderr and a non-zero exit on any failure."""
     try:
+        if sys.argv[1:2] == ["wait-for"]:
+            wait_for(sys.argv[2:])
+            return
         run(dict(os.environ), os.environ.get("COLLA_CONFIG", CONFIG_PATH))
     except StartError as e:
         print(f"colla-start: {e}", file=sys.stderr, flush=True)

@@ -104,10 +104,21 @@ def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str
     return observed
 
 
-def prepare(config_dir: Path, engine: Engine, inventory: Path | None = None) -> Deployment:
-    """Load, check and plan; change nothing."""
+@dataclass(frozen=True)
+class Desired:
+    """The desired state of a project, pinned to the engine's image IDs."""
+
+    project: Project
+    catalog: ServiceCatalog
+    topology: Topology
+    nodes: dict[str, NodeSpecs]
+    checks: tuple[Check, ...]
+
+
+def desired(config_dir: Path, engine: Engine, inventory: Path | None = None) -> Desired:
+    """Load and check the project and pin its specs to images; change nothing."""
     project, catalog = load(config_dir, inventory)
-    engines = engines_for(project, engine)
+    engines_for(project, engine)
     topo = topology(project)
     nodes = desired_state(project, catalog, topo)
     ids, checks = check_images(engine, image_refs(nodes))
@@ -115,7 +126,15 @@ def prepare(config_dir: Path, engine: Engine, inventory: Path | None = None) -> 
     if missing:
         names = ", ".join(c.name.removeprefix("image ") for c in missing)
         raise PrecheckFailed(f"{len(missing)} image(s) missing: {names} (run `colla build`)")
-    nodes = resolve_images(nodes, ids)
+    return Desired(project, catalog, topo, resolve_images(nodes, ids), tuple(checks))
+
+
+def prepare(config_dir: Path, engine: Engine, inventory: Path | None = None) -> Deployment:
+    """Load, check and plan; change nothing."""
+    wanted = desired(config_dir, engine, inventory)
+    project, catalog, topo, nodes = wanted.project, wanted.catalog, wanted.topology, wanted.nodes
+    engines = engines_for(project, engine)
+    checks = list(wanted.checks)
     plan = make_plan(nodes, observe(engines, nodes), enabled_services(project, catalog))
     local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
     checks += check_ports(plan, topo.api_address, local)

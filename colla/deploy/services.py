@@ -87,6 +87,9 @@ class TaskDef(_Model):
 class ContainerDef(TaskDef):
     """A long-running container of a service: a task that stays up, checked for health."""
 
+    # How `colla k8s` runs it: a Deployment (API), a StatefulSet (data with identity) or
+    # a DaemonSet (a node-level agent). None: no Kubernetes mapping yet.
+    kubernetes: Literal["Deployment", "StatefulSet", "DaemonSet"] | None = None
     environment: dict[str, str] = {}
     ports: tuple[int, ...] = ()
     healthcheck: HealthDef

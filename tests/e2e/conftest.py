@@ -15,34 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from colla.cli.app import run
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 
-CONFIG_DIR = Path(os.environ.get("COLLA_E2E_CONFIG_DIR", "/etc/colla"))
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="session")
-def engine() -> Engine:
-    """The local engine; `make test` starts one, so a missing engine is a failure."""
-    return Engine.connect()
-
-
-@pytest.fixture(scope="session")
-def images(engine: Engine) -> None:
-    """The core images under the default names (cached when `make aio` built them)."""
-    assert run(["base"]) == 0
-    assert run(["build", "--profile", "core"]) == 0
-
-
-@pytest.fixture(scope="session")
-def config_dir(images: None) -> Path:
-    """The all-in-one config directory, created and given passwords when missing."""
-    if not (CONFIG_DIR / "globals.yml").exists():
-        assert run(["init", "-c", str(CONFIG_DIR)]) == 0
-    assert run(["genpwd", "-c", str(CONFIG_DIR)]) == 0
-    return CONFIG_DIR
 
 
 def engine_state(engine: Engine) -> dict[str, object]:

@@ -38,12 +38,6 @@ class Recorder:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
-    """The local engine; `make test` starts one, so a missing engine is a failure."""
-    return Engine.connect()
-
-
-@pytest.fixture(scope="session")
 def base_image(engine: Engine) -> str:
     """The offline base image, made with debootstrap when the engine lacks it."""
     result = ensure_base(engine, BaseSettings(), print)

@@ -94,3 +94,19 @@ def test_missing_source_and_missing_config_fail(
     bare = engine.run(TEST_CONFIG.ref("base"))
     assert bare.exit_code == 78
     assert "config.json is missing" in bare.output
+
+
+def test_wait_for_waits_until_a_port_answers(
+    engine: Engine, core_images: list[ImageResult]
+) -> None:
+    # Nothing listens on this port yet; a listener started in the same container answers.
+    script = (
+        "python3 -c 'import socket,time; s=socket.socket(); "
+        's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 47611)); '
+        "time.sleep(3); s.listen(); time.sleep(10)' & colla-start wait-for tcp 127.0.0.1:47611"
+    )
+    result = engine.run(TEST_CONFIG.ref("base"), ["sh", "-c", script])
+    assert result.exit_code == 0, result.output
+    assert "127.0.0.1:47611 answers" in result.output
+    bad = engine.run(TEST_CONFIG.ref("base"), ["colla-start", "wait-for", "udp", "x"])
+    assert bad.exit_code == 78 and "usage: colla-start wait-for" in bad.output

@@ -1,0 +1,1 @@
+"""Exports of a deployment: Docker Compose files per node and Kubernetes manifests."""
