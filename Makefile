@@ -29,10 +29,12 @@ host-packages:
 	fi
 
 # Start dockerd in the background when no engine answers; leave a running one alone.
+# A dockerd still shutting down holds its pid file: wait for it to go first.
 engine: host-packages
 	@if docker info >/dev/null 2>&1; then \
 	  echo "docker engine: $$(docker version -f '{{.Server.Version}}')"; \
 	else \
+	  for i in $$(seq 1 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done; \
 	  echo "starting dockerd (log: $(DOCKERD_LOG))"; \
 	  $(SUDO) bash -c 'nohup dockerd >>$(DOCKERD_LOG) 2>&1 &'; \
 	  for i in $$(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; \

@@ -1,0 +1,1 @@
+"""History: revisions of every container, and a journal of in-flight operations."""
