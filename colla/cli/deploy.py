@@ -20,6 +20,8 @@ from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check, topology
 from colla.deploy.services import load_services
 from colla.engine import Engine
+from colla.upgrade.operations import open_history, pinned_tags
+from colla.upgrade.session import session
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -80,8 +82,22 @@ def print_checks(checks: tuple[Check, ...] | list[Check], failed_only: bool = Fa
         out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
 
 
+def _pinned(config_dir: Path, inventory: Path | None) -> dict[str, str]:
+    """Services that an upgrade or rollback moved off the globals' tag stay there."""
+    project, _ = deployment.load(config_dir, inventory)
+    path = Path(project.globals.colla_history_path)
+    if not (path if path.is_absolute() else config_dir / path).exists():
+        return {}
+    history = open_history(project)
+    try:
+        return pinned_tags(history, project.globals.image_tag)
+    finally:
+        history.close()
+
+
 def _prepared(config_dir: Path, inventory: Path | None) -> deployment.Deployment:
-    return deployment.prepare(config_dir, Engine.connect(), inventory)
+    tags = _pinned(config_dir, inventory)
+    return deployment.prepare(config_dir, Engine.connect(), inventory, tags)
 
 
 def _require_checks(prepared: deployment.Deployment) -> None:
@@ -110,18 +126,23 @@ def plan(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> N
 def deploy(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
     """Plan, show the plan, then apply it in dependency order, gated on health."""
     started = time.monotonic()
-    prepared = _prepared(config_dir, inventory)
-    _require_checks(prepared)
-    print_plan(prepared.plan)
-    if prepared.plan.is_noop:
-        out.print(f"nothing to change ({time.monotonic() - started:.1f} s)")
-        return
 
     def say(text: str) -> None:
         err.print(f"[{time.monotonic() - started:6.1f}s] {escape(text)}")
 
-    options = ApplyOptions(health_timeout=prepared.project.globals.colla_health_timeout)
-    Applier(prepared.engines, prepared.catalog, prepared.nodes, options, say).apply(prepared.plan)
+    with session(config_dir, say, inventory) as current:
+        tags = pinned_tags(current.history, current.project.globals.image_tag)
+        prepared = deployment.prepare(config_dir, current.engine, inventory, tags)
+        _require_checks(prepared)
+        print_plan(prepared.plan)
+        if prepared.plan.is_noop:
+            out.print(f"nothing to change ({time.monotonic() - started:.1f} s)")
+            return
+        options = ApplyOptions(health_timeout=prepared.project.globals.colla_health_timeout)
+        applier = Applier(
+            prepared.engines, prepared.catalog, prepared.nodes, options, say, current.record
+        )
+        applier.apply(prepared.plan)
     out.print(f"deployed in {time.monotonic() - started:.1f} s")
 
 

@@ -37,6 +37,8 @@ class Globals(pydantic.BaseModel):
     docker_registry: str | None = None
     docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
     colla_health_timeout: int = pydantic.Field(default=300, ge=10, le=3600)
+    # The history of revisions (SQLite); relative paths are under the config directory.
+    colla_history_path: str = "history.sqlite"
     enabled: dict[str, bool] = {}
 
     @property

@@ -115,7 +115,9 @@ class Applier:
         nodes: Mapping[str, NodeSpecs],
         options: ApplyOptions,
         say: Say,
+        on_ready: Callable[[str, list[Change]], None] | None = None,
     ) -> None:
+        self.on_ready = on_ready
         self.engines = engines
         self.catalog = catalog
         self.nodes = nodes
@@ -178,7 +180,7 @@ class Applier:
         if bootstrap:
             for node, specs in self.nodes.items():
                 for task in specs.tasks.get(service, ()):
-                    self._run_task(node, task)
+                    self.run_task(node, task)
         for change in changes:
             if change.action is Action.NOOP:
                 continue
@@ -197,8 +199,11 @@ class Applier:
             if change.action is not Action.NOOP:
                 self.wait_healthy(change.node, change.name)
         self.say(f"{service}: ready ({time.monotonic() - started:.1f} s)")
+        if self.on_ready is not None:
+            self.on_ready(service, changes)
 
-    def _run_task(self, node: str, task: TaskSpec) -> None:
+    def run_task(self, node: str, task: TaskSpec) -> None:
+        """Run a one-shot task; DeployFailed with its last lines when it fails."""
         self.say(f"{node}/{task.name}: running bootstrap step")
         started = time.monotonic()
         code, output = self.engines[node].run_to_completion(task_request(task))

@@ -12,6 +12,9 @@ from typing import Any
 
 import openstack
 
+from colla.deploy.services import ServiceDef
+from colla.errors import CollaError
+
 Say = Callable[[str], None]
 IMAGE_BYTES = 1024 * 1024
 
@@ -97,3 +100,29 @@ def _placement(conn: Any) -> str:
         raise_exc=True,
     ).json()["resource_classes"]
     return f"{len(providers)} resource providers, {len(classes)} resource classes"
+
+
+def functional_check(auth: dict[str, str], service: ServiceDef) -> str:
+    """A real request to the service's API as the admin; CollaError when it fails."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            connect: Any = openstack.connect
+            conn: Any = connect(**auth)
+            if service.name == "keystone":
+                return f"token issued ({len(conn.authorize())} bytes)"
+            if service.keystone is None:
+                return "no API"
+            response = conn.session.get(
+                service.keystone.check_path,
+                endpoint_filter={"service_type": service.keystone.type, "interface": "internal"},
+                raise_exc=False,
+            )
+        except Exception as e:
+            raise CollaError(
+                f"{service.name}: functional check failed: {e}".splitlines()[0]
+            ) from None
+    what = f"GET {service.keystone.check_path}: HTTP {response.status_code}"
+    if response.status_code >= 400:
+        raise CollaError(f"{service.name}: functional check failed: {what}")
+    return what

@@ -115,12 +115,20 @@ class Desired:
     checks: tuple[Check, ...]
 
 
-def desired(config_dir: Path, engine: Engine, inventory: Path | None = None) -> Desired:
-    """Load and check the project and pin its specs to images; change nothing."""
+def desired(
+    config_dir: Path,
+    engine: Engine,
+    inventory: Path | None = None,
+    tags: dict[str, str] | None = None,
+) -> Desired:
+    """Load and check the project and pin its specs to images; change nothing.
+
+    ``tags`` gives services an image tag other than the globals' (upgrades, history).
+    """
     project, catalog = load(config_dir, inventory)
     engines_for(project, engine)
     topo = topology(project)
-    nodes = desired_state(project, catalog, topo)
+    nodes = desired_state(project, catalog, topo, tags)
     ids, checks = check_images(engine, image_refs(nodes))
     missing = [c for c in checks if not c.ok]
     if missing:
@@ -129,9 +137,14 @@ def desired(config_dir: Path, engine: Engine, inventory: Path | None = None) -> 
     return Desired(project, catalog, topo, resolve_images(nodes, ids), tuple(checks))
 
 
-def prepare(config_dir: Path, engine: Engine, inventory: Path | None = None) -> Deployment:
+def prepare(
+    config_dir: Path,
+    engine: Engine,
+    inventory: Path | None = None,
+    tags: dict[str, str] | None = None,
+) -> Deployment:
     """Load, check and plan; change nothing."""
-    wanted = desired(config_dir, engine, inventory)
+    wanted = desired(config_dir, engine, inventory, tags)
     project, catalog, topo, nodes = wanted.project, wanted.catalog, wanted.topology, wanted.nodes
     engines = engines_for(project, engine)
     checks = list(wanted.checks)

@@ -46,11 +46,11 @@ class Topology:
     database_address: str
 
 
-def image_ref(project: Project, image: str) -> str:
+def image_ref(project: Project, image: str, tag: str | None = None) -> str:
     """The full name of a service image, from globals (registry, namespace, tag)."""
     g = project.globals
     prefix = f"{g.docker_registry}/" if g.docker_registry else ""
-    return f"{prefix}{g.docker_namespace}/{image}:{g.image_tag}"
+    return f"{prefix}{g.docker_namespace}/{image}:{tag or g.image_tag}"
 
 
 def _sql(value: str) -> str:
@@ -73,9 +73,15 @@ class _Renderer:
     """Renders one service's templates for one node."""
 
     def __init__(
-        self, project: Project, catalog: ServiceCatalog, topology: Topology, service: ServiceDef
+        self,
+        project: Project,
+        catalog: ServiceCatalog,
+        topology: Topology,
+        service: ServiceDef,
+        tag: str | None = None,
     ) -> None:
         self.project = project
+        self.tag = tag
         self.catalog = catalog
         self.service = service
         self.env = jinja2.Environment(
@@ -184,7 +190,7 @@ def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) ->
     command = r.text(item.command, node, f"{item.name} command")
     files.append(_config_json(command, files, item.permissions, item.user))
     health = item.healthcheck
-    ref = image_ref(project, item.image)
+    ref = image_ref(project, item.image, r.tag)
     return ContainerSpec(
         name=item.name,
         service=r.service.name,
@@ -219,6 +225,7 @@ def _task_spec(
     files: list[RenderedFile],
     run: tuple[str, str | None, tuple[PermissionDef, ...]],
     volumes: dict[str, str] | None = None,
+    tag: str | None = None,
 ) -> TaskSpec:
     """A task spec: ``where`` is (name, service, node), ``run`` is (command, user, permissions)."""
     name, service, node = where
@@ -227,7 +234,7 @@ def _task_spec(
         name=name,
         service=service,
         node=node,
-        image=image_ref(project, image),
+        image=image_ref(project, image, tag),
         image_id="",
         config_dir=str(project.config_dir / name),
         files=(*files, _config_json(command, files, permissions, user)),
@@ -244,13 +251,19 @@ def _task(r: _Renderer, project: Project, node: str, item: TaskDef) -> TaskSpec:
         files,
         (item.command, item.user, item.permissions),
         item.volumes,
+        r.tag,
     )
 
 
 def _database_task(
-    project: Project, catalog: ServiceCatalog, topology: Topology, service: ServiceDef, node: str
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    service: ServiceDef,
+    node: str,
+    tags: Mapping[str, str],
 ) -> TaskSpec:
-    mariadb = _Renderer(project, catalog, topology, catalog["mariadb"])
+    mariadb = _Renderer(project, catalog, topology, catalog["mariadb"], tags.get("mariadb"))
     context = {**mariadb.context(node), "databases": service.databases}
     files = [
         RenderedFile(
@@ -265,21 +278,16 @@ def _database_task(
     command = (
         "sh -c 'mariadb --defaults-extra-file=/etc/colla/client.cnf < /etc/colla/databases.sql'"
     )
-    files.append(_config_json(command, files, (), "root"))
-    name = f"{service.name}-databases"
-    return TaskSpec(
-        name=name,
-        service=service.name,
-        node=node,
-        image=image_ref(project, "mariadb"),
-        image_id="",
-        config_dir=str(project.config_dir / name),
-        files=tuple(files),
-    )
+    where = (f"{service.name}-databases", service.name, node)
+    return _task_spec(project, where, "mariadb", files, (command, "root", ()), tag=mariadb.tag)
 
 
 def _register_task(
-    project: Project, catalog: ServiceCatalog, topology: Topology, service: ServiceDef, node: str
+    project: Project,
+    topology: Topology,
+    service: ServiceDef,
+    node: str,
+    tag: str | None,
 ) -> TaskSpec:
     keystone = service.keystone
     assert keystone is not None
@@ -301,18 +309,17 @@ def _register_task(
         "service": {"name": keystone.name, "type": keystone.type},
         "endpoints": {"public": base, "internal": base, "admin": base},
     }
-    script = (catalog["keystone"].directory / REGISTER_SCRIPT).read_text(encoding="utf-8")
-    user = service.containers[0].user
-    owner = user or "root"
+    script = (service.directory.parent / "keystone" / REGISTER_SCRIPT).read_text(encoding="utf-8")
     files = [
         RenderedFile(
-            "register.json", "/etc/colla/register.json", owner, "0600", json.dumps(spec, indent=2)
+            "register.json", "/etc/colla/register.json", "root", "0600", json.dumps(spec, indent=2)
         ),
         RenderedFile(REGISTER_SCRIPT, f"/etc/colla/{REGISTER_SCRIPT}", "root", "0644", script),
     ]
     command = f"python3 /etc/colla/{REGISTER_SCRIPT} /etc/colla/register.json"
     where = (f"{service.name}-register", service.name, node)
-    return _task_spec(project, where, service.containers[0].image, files, (command, "root", ()))
+    image = service.containers[0].image
+    return _task_spec(project, where, image, files, (command, "root", ()), tag=tag)
 
 
 def enabled_services(project: Project, catalog: ServiceCatalog) -> set[str]:
@@ -321,9 +328,17 @@ def enabled_services(project: Project, catalog: ServiceCatalog) -> set[str]:
 
 
 def desired_state(
-    project: Project, catalog: ServiceCatalog, topology: Topology
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, NodeSpecs]:
-    """Every node's containers and bootstrap tasks (image IDs not yet resolved)."""
+    """Every node's containers and bootstrap tasks (image IDs not yet resolved).
+
+    ``tags`` gives a service an image tag other than the globals' (an upgrade's, or the
+    one history pins after an upgrade or a rollback).
+    """
+    tags = tags or {}
     containers: dict[str, list[ContainerSpec]] = {n: [] for n in project.inventory.hosts}
     tasks: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
     for name in sorted(enabled_services(project, catalog)):
@@ -331,7 +346,7 @@ def desired_state(
         hosts = project.inventory.hosts_in(service.group)
         if not hosts:
             raise BadInput(f"inventory: no host in group '{service.group}' for service {name}")
-        renderer = _Renderer(project, catalog, topology, service)
+        renderer = _Renderer(project, catalog, topology, service, tags.get(name))
         for host in hosts:
             for item in service.containers:
                 containers[host.name].append(_container(renderer, project, host.name, item))
@@ -339,9 +354,9 @@ def desired_state(
         first = hosts[0].name
         steps: list[TaskSpec] = []
         if service.databases:
-            steps.append(_database_task(project, catalog, topology, service, first))
+            steps.append(_database_task(project, catalog, topology, service, first, tags))
         if service.keystone is not None:
-            steps.append(_register_task(project, catalog, topology, service, first))
+            steps.append(_register_task(project, topology, service, first, tags.get(name)))
         steps.extend(_task(renderer, project, first, item) for item in service.bootstrap)
         tasks[first][name] = tuple(steps)
     return {
@@ -375,3 +390,57 @@ def image_refs(nodes: Mapping[str, NodeSpecs]) -> set[str]:
         for steps in specs.tasks.values():
             refs.update(t.image for t in steps)
     return refs
+
+
+def upgrade_tasks(
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    service: str,
+    tag: str | None,
+) -> tuple[tuple[TaskSpec, ...], tuple[TaskSpec, ...]]:
+    """A service's migrate and contract tasks from the (new) image tag, on its first host."""
+    definition = catalog[service]
+    node = project.inventory.hosts_in(definition.group)[0].name
+    renderer = _Renderer(project, catalog, topology, definition, tag)
+    migrate = tuple(_task(renderer, project, node, t) for t in definition.upgrade.migrate)
+    contract = tuple(_task(renderer, project, node, t) for t in definition.upgrade.contract)
+    return migrate, contract
+
+
+BACKUP_VOLUME = "colla_backups"
+BACKUP_MOUNT = "/backups"
+
+
+def backup_tasks(
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    service: str,
+    name: str,
+) -> tuple[TaskSpec, TaskSpec]:
+    """A dump of ``service``'s databases into the backups volume as ``name``, and its restore."""
+    definition = catalog[service]
+    node = project.inventory.hosts_in(catalog["mariadb"].group)[0].name
+    mariadb = _Renderer(project, catalog, topology, catalog["mariadb"])
+    client = RenderedFile(
+        "client.cnf",
+        "/etc/colla/client.cnf",
+        "root",
+        "0600",
+        mariadb.env.get_template("client.cnf.j2").render(mariadb.context(node)),
+    )
+    databases = " ".join(db.name for db in definition.databases)
+    dump = f"{BACKUP_MOUNT}/{name}.sql"
+    # Written beside its final name and renamed: a dump that exists is complete.
+    dump_command = (
+        f"sh -c 'mariadb-dump --defaults-extra-file=/etc/colla/client.cnf --single-transaction "
+        f"--add-drop-database --databases {databases} > {dump}.part && mv {dump}.part {dump}'"
+    )
+    restore_command = f"sh -c 'mariadb --defaults-extra-file=/etc/colla/client.cnf < {dump}'"
+    volumes = {BACKUP_VOLUME: BACKUP_MOUNT}
+    made = []
+    for suffix, command in (("backup", dump_command), ("restore", restore_command)):
+        where = (f"{service}-{suffix}", service, node)
+        made.append(_task_spec(project, where, "mariadb", [client], (command, "root", ()), volumes))
+    return made[0], made[1]

@@ -114,6 +114,16 @@ class EndpointDef(_Model):
     port: int
     path: str = ""
     roles: tuple[str, ...] = ("admin",)
+    # An authenticated GET on this path is the functional check after an upgrade.
+    check_path: str = "/"
+
+
+class UpgradeDef(_Model):
+    """Schema migrations of an upgrade, run from the new image: before the swap (expand,
+    migrate) and after the new version is verified (contract)."""
+
+    migrate: tuple[TaskDef, ...] = ()
+    contract: tuple[TaskDef, ...] = ()
 
 
 class _ServiceData(_Model):
@@ -125,6 +135,7 @@ class _ServiceData(_Model):
     databases: tuple[DatabaseDef, ...] = ()
     keystone: EndpointDef | None = None
     bootstrap: tuple[TaskDef, ...] = ()
+    upgrade: UpgradeDef = UpgradeDef()
     containers: tuple[ContainerDef, ...]
 
 
@@ -142,6 +153,7 @@ class ServiceDef:
     databases: tuple[DatabaseDef, ...]
     keystone: EndpointDef | None
     bootstrap: tuple[TaskDef, ...]
+    upgrade: UpgradeDef
     containers: tuple[ContainerDef, ...]
 
 
@@ -203,7 +215,12 @@ def load_services(root: Path | None = None) -> ServiceCatalog:
             data = _ServiceData.model_validate(load_yaml_mapping(index))
         except pydantic.ValidationError as e:
             raise BadInput(describe_validation_error(index, e)) from None
-        for item in (*data.containers, *data.bootstrap):
+        for item in (
+            *data.containers,
+            *data.bootstrap,
+            *data.upgrade.migrate,
+            *data.upgrade.contract,
+        ):
             for file in item.config:
                 if not (index.parent / file.template).is_file():
                     raise BadInput(f"{index}: {item.name}: template {file.template} is missing")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 LABEL_MANAGED = "colla.managed"
@@ -137,3 +137,45 @@ class NodeSpecs:
     node: str
     containers: tuple[ContainerSpec, ...]
     tasks: Mapping[str, tuple[TaskSpec, ...]]  # service → its bootstrap tasks, in order
+
+
+def spec_to_dict(spec: ContainerSpec) -> dict[str, Any]:
+    """The whole spec, file contents included, as JSON-ready data (for history)."""
+    return asdict(spec)
+
+
+def spec_from_dict(data: dict[str, Any]) -> ContainerSpec:
+    """Rebuild a spec stored by :func:`spec_to_dict`."""
+    health = data.get("healthcheck")
+    privileges: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in (data.get("privileges") or {}).items()
+    }
+    return ContainerSpec(
+        name=data["name"],
+        service=data["service"],
+        node=data["node"],
+        image=data["image"],
+        image_id=data["image_id"],
+        config_dir=data["config_dir"],
+        files=tuple(RenderedFile(**f) for f in data["files"]),
+        volumes=tuple((str(a), str(b)) for a, b in data["volumes"]),
+        environment=tuple((str(a), str(b)) for a, b in data["environment"]),
+        healthcheck=Healthcheck(**health) if health else None,
+        privileges=Privileges(**privileges),
+        restart=data["restart"],
+        ports=tuple(data["ports"]),
+    )
+
+
+def task_from_dict(data: dict[str, Any]) -> TaskSpec:
+    """Rebuild a task stored with ``dataclasses.asdict``."""
+    return TaskSpec(
+        name=data["name"],
+        service=data["service"],
+        node=data["node"],
+        image=data["image"],
+        image_id=data["image_id"],
+        config_dir=data["config_dir"],
+        files=tuple(RenderedFile(**f) for f in data["files"]),
+        volumes=tuple((str(a), str(b)) for a, b in data["volumes"]),
+    )

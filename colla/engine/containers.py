@@ -149,6 +149,11 @@ class ContainersMixin:
         with translated(f"stop container {name}"):
             self._client.api.stop(name, timeout=timeout)
 
+    def rename(self, name: str, new_name: str) -> None:
+        """Give a container another name."""
+        with translated(f"rename container {name} to {new_name}"):
+            self._client.api.rename(name, new_name)
+
     def remove_container(self, name: str) -> None:
         """Remove a container (stopping it if needed); a missing one is fine."""
         try:

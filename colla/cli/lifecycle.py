@@ -1,0 +1,209 @@
+"""``colla upgrade``, ``rollback``, ``history``, ``recover`` and ``prune``."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from colla.cli.options import CONFIG_DIR
+from colla.deploy import deployment
+from colla.deploy.plan import Observed, diff_reasons
+from colla.deploy.specs import LABEL_MANAGED
+from colla.engine import Engine
+from colla.errors import BadInput, CollaError
+from colla.upgrade.operations import (
+    current_revisions,
+    open_history,
+    rollback_plan,
+    upgrade_plan,
+)
+from colla.upgrade.session import command_line, session
+from colla.upgrade.swap import SwapPlan, recover
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _say_from(started: float) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        err.print(f"[{time.monotonic() - started:6.1f}s] {escape(text)}")
+
+    return say
+
+
+def _print_swap(plan: SwapPlan, engine: Engine) -> None:
+    table = Table(title=f"{plan.kind} of {plan.service}")
+    for column in ("node", "container", "from", "to", "changes"):
+        table.add_column(column)
+    for spec in plan.new:
+        current = engine.container(spec.name)
+        observed = None
+        if current is not None:
+            observed = Observed(current.name, spec.node, current.state, current.labels)
+        reasons = diff_reasons(spec, observed) if observed else ["new"]
+        table.add_row(
+            spec.node,
+            spec.name,
+            current.image_id[7:19] if current else "-",
+            f"{spec.image} ({spec.image_id[7:19]})",
+            escape("; ".join(reasons)),
+        )
+    out.print(table)
+    steps = ["backup" if plan.backup else None, *(t.name for t in plan.migrate)]
+    steps += ["restore " + (plan.restore_before_start.name if plan.restore_before_start else "")]
+    out.print("steps: " + ", ".join(s for s in steps if s and s != "restore "))
+
+
+def upgrade(
+    service: str | None = typer.Argument(None, help="A service (default: every enabled one)."),
+    tag: str = typer.Option(..., "--tag", help="The image tag to upgrade to."),
+    config_dir: Path = CONFIG_DIR,
+) -> None:
+    """Upgrade a service to new images: backup, migrate, swap, verify, or roll back."""
+    started = time.monotonic()
+    say = _say_from(started)
+    with session(config_dir, say) as current:
+        services = [service] if service else _enabled_in_order(config_dir)
+        for name in services:
+            plan = upgrade_plan(
+                config_dir, current.engine, current.history, name, tag, command_line()
+            )
+            running = {
+                c.name: c.labels.get("colla.spec-hash")
+                for c in current.engine.containers(f"{LABEL_MANAGED}=true")
+            }
+            if all(running.get(s.name) == s.spec_hash for s in plan.new):
+                out.print(f"{name}: already at {tag}")
+                continue
+            _print_swap(plan, current.engine)
+            revisions = current.swapper().run(plan)
+            out.print(f"{name}: upgraded to {tag} (revision {', '.join(map(str, revisions))})")
+    out.print(f"done in {time.monotonic() - started:.1f} s")
+
+
+def _enabled_in_order(config_dir: Path) -> list[str]:
+    project, catalog = deployment.load(config_dir)
+    enabled = {n for n, on in project.globals.enabled.items() if on}
+    return [name for level in catalog.levels(enabled) for name in level]
+
+
+def rollback(
+    service: str = typer.Argument(..., help="The service to roll back."),
+    to: int | None = typer.Option(None, "--to", help="A revision ID (default: the previous)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask before restoring a dump."),
+    config_dir: Path = CONFIG_DIR,
+) -> None:
+    """Put a service back to an earlier revision: its image, its config, its database."""
+    started = time.monotonic()
+    say = _say_from(started)
+    with session(config_dir, say) as current:
+        plan, dump = rollback_plan(
+            config_dir, current.engine, current.history, service, to, command_line()
+        )
+        _print_swap(plan, current.engine)
+        if dump is not None:
+            warning = (
+                f"the database of {service} goes back to the dump taken before revision "
+                f"{dump.id} ({dump.created_at}): data written since then is lost"
+            )
+            err.print(f"[yellow]warning:[/] {escape(warning)}")
+            if not yes and not typer.confirm("roll back and restore the dump?", default=False):
+                raise CollaError("rollback: not confirmed; nothing changed")
+        revisions = current.swapper().run(plan)
+        out.print(f"{service}: rolled back (revision {', '.join(map(str, revisions))})")
+    out.print(f"done in {time.monotonic() - started:.1f} s")
+
+
+def history(
+    service: str | None = typer.Argument(None, help="Only this service."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    config_dir: Path = CONFIG_DIR,
+) -> None:
+    """The revisions of every container: image, status, when, by which command."""
+    project, catalog = deployment.load(config_dir)
+    if service is not None and service not in catalog.services:
+        raise BadInput(f"unknown service '{service}'")
+    store = open_history(project)
+    try:
+        revisions = store.revisions(service)
+    finally:
+        store.close()
+    if as_json:
+        out.print_json(json.dumps([r.summary() for r in revisions]))
+        return
+    table = Table()
+    for column in (
+        "rev",
+        "service",
+        "container",
+        "operation",
+        "status",
+        "image",
+        "created",
+        "note",
+    ):
+        table.add_column(column)
+    for r in revisions:
+        table.add_row(
+            str(r.id),
+            r.service,
+            r.container,
+            r.operation,
+            r.status,
+            f"{r.image} ({r.image_id[7:19]})",
+            r.created_at,
+            escape(r.note),
+        )
+    out.print(table)
+
+
+def recover_command(config_dir: Path = CONFIG_DIR) -> None:
+    """Complete or revert an upgrade or rollback that a killed colla left unfinished."""
+    say = _say_from(time.monotonic())
+    with session(config_dir, say) as current:
+        done = recover(current.swapper(), current.history, say)
+    out.print("; ".join(done) if done else "nothing to recover")
+
+
+def prune(
+    keep: int = typer.Option(..., "--keep", min=1, help="Revisions to keep per container."),
+    config_dir: Path = CONFIG_DIR,
+) -> None:
+    """Forget all but the last N revisions per container and remove images none needs."""
+    say = _say_from(time.monotonic())
+    with session(config_dir, say) as current:
+        revisions = current.history.revisions()
+        by_container: dict[tuple[str, str], list[int]] = {}
+        for r in revisions:
+            by_container.setdefault((r.node, r.container), []).append(r.id)
+        running = {
+            r.id
+            for svc in {r.service for r in revisions}
+            for r in current_revisions(current.history, svc).values()
+        }
+        doomed = [i for ids in by_container.values() for i in ids[:-keep] if i not in running]
+        current.history.delete_revisions(doomed)
+        kept = {r.image_id for r in current.history.revisions()}
+        in_use = {c.image_id for c in current.engine.containers(f"{LABEL_MANAGED}=true")}
+        removed = 0
+        for image_id in sorted({r.image_id for r in revisions} - kept - in_use):
+            if current.engine.image(image_id) is not None:
+                current.engine.remove_image(image_id)
+                removed += 1
+    out.print(f"forgot {len(doomed)} revision(s), removed {removed} image(s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    app.command()(upgrade)
+    app.command()(rollback)
+    app.command()(history)
+    app.command("recover")(recover_command)
+    app.command()(prune)

@@ -1,0 +1,1 @@
+"""Upgrade and rollback per service: an atomic swap, journalled, reverted on failure."""

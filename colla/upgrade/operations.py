@@ -1,0 +1,259 @@
+"""Building upgrade and rollback plans from the project and its history; the lock."""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from colla.deploy.deployment import Desired, desired
+from colla.deploy.desired import backup_tasks, upgrade_tasks
+from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict, spec_to_dict
+from colla.engine import Engine
+from colla.errors import BadInput, CollaError
+from colla.history.store import History, Revision
+from colla.project import Project
+from colla.upgrade.swap import SwapPlan
+
+LOCK_FILE = ".colla.lock"
+
+
+def open_history(project: Project) -> History:
+    """The project's history store (``colla_history_path``, under the config dir)."""
+    path = Path(project.globals.colla_history_path)
+    return History(path if path.is_absolute() else project.config_dir / path)
+
+
+@contextmanager
+def locked(config_dir: Path) -> Iterator[None]:
+    """Hold the deployment's lock: one changing colla command at a time."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    path = config_dir / LOCK_FILE
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise BadInput(
+                f"another colla command (pid {holder}) is changing this deployment; "
+                "wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def tag_of(image: str) -> str:
+    """The tag of an image reference."""
+    name, _, tag = image.rpartition(":")
+    return tag if name and "/" not in tag else "latest"
+
+
+def current_revisions(history: History, service: str) -> dict[tuple[str, str], Revision]:
+    """The latest healthy revision of each (node, container) of a service."""
+    found: dict[tuple[str, str], Revision] = {}
+    for revision in history.revisions(service):
+        if revision.status == "healthy":
+            found[(revision.node, revision.container)] = revision
+    return found
+
+
+def pinned_tags(history: History, default_tag: str) -> dict[str, str]:
+    """Services whose running version came from an upgrade or rollback: their tag.
+
+    A deploy keeps them there instead of returning them to the globals' tag.
+    """
+    latest: dict[tuple[str, str], Revision] = {}
+    for revision in history.revisions():
+        if revision.status == "healthy":
+            latest[(revision.node, revision.container)] = revision
+    tags = {}
+    for revision in latest.values():
+        if revision.operation in ("upgrade", "rollback") and tag_of(revision.image) != default_tag:
+            tags[revision.service] = tag_of(revision.image)
+    return tags
+
+
+def _resolve(engine: Engine, tasks: tuple[TaskSpec, ...]) -> tuple[TaskSpec, ...]:
+    resolved = []
+    for task in tasks:
+        info = engine.image(task.image)
+        if info is None:
+            raise BadInput(f"image {task.image} is missing: build it (colla build --tag ...)")
+        resolved.append(replace(task, image_id=info.id))
+    return tuple(resolved)
+
+
+def _service_specs(wanted: Desired, service: str) -> tuple[ContainerSpec, ...]:
+    return tuple(
+        spec
+        for node in wanted.nodes.values()
+        for spec in node.containers
+        if spec.service == service
+    )
+
+
+def _stamp() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def upgrade_plan(
+    config_dir: Path, engine: Engine, history: History, service: str, tag: str, command: str
+) -> SwapPlan:
+    """The swap of ``service`` to image tag ``tag``; bad input raises before any change."""
+    current = desired(config_dir, engine)
+    if service not in current.catalog.services:
+        known = ", ".join(sorted(current.catalog.services))
+        raise BadInput(f"unknown service '{service}' (known: {known})")
+    if not current.project.globals.enabled.get(service):
+        raise BadInput(f"service '{service}' is not enabled in {config_dir / 'globals.yml'}")
+    refs = {s.image.rpartition(":")[0] + f":{tag}" for s in _service_specs(current, service)}
+    for ref in sorted(refs):
+        if engine.image(ref) is None and current.project.globals.docker_registry:
+            engine.pull(ref)
+        if engine.image(ref) is None:
+            raise BadInput(
+                f"no image {ref} for --tag {tag}: build it first (colla build --tag {tag})"
+            )
+    pinned = pinned_tags(history, current.project.globals.image_tag)
+    if pinned:
+        current = desired(config_dir, engine, tags=pinned)
+    adopt_running(history, engine, current, service, command)
+    tags = {**pinned, service: tag}
+    wanted = desired(config_dir, engine, tags=tags)
+    migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
+    backup = restore = None
+    name = ""
+    if wanted.catalog[service].databases:
+        name = f"{service}-{_stamp()}"
+        backup, restore = backup_tasks(
+            wanted.project, wanted.catalog, wanted.topology, service, name
+        )
+        backup, restore = _resolve(engine, (backup, restore))
+    plan = SwapPlan(
+        kind="upgrade",
+        service=service,
+        new=_service_specs(wanted, service),
+        backup=backup,
+        restore=restore,
+        migrate=_resolve(engine, migrate),
+        contract=_resolve(engine, contract),
+        command=command,
+        backup_name=name,
+    )
+    return plan
+
+
+def rollback_plan(
+    config_dir: Path,
+    engine: Engine,
+    history: History,
+    service: str,
+    to: int | None,
+    command: str,
+) -> tuple[SwapPlan, Revision | None]:
+    """The swap of ``service`` back to a revision, and the dump it restores (if any)."""
+    current = desired(config_dir, engine)
+    if service not in current.catalog.services:
+        raise BadInput(f"unknown service '{service}'")
+    revisions = history.revisions(service)
+    now = current_revisions(history, service)
+    if not now:
+        raise BadInput(f"service '{service}' has no recorded revision to roll back from")
+    targets: list[Revision] = []
+    for (node, container), present in sorted(now.items()):
+        if to is not None:
+            target = next((r for r in revisions if r.id == to), None)
+            if target is None:
+                raise BadInput(f"revision {to} does not exist for service '{service}'")
+            if target.container != container:
+                continue
+        else:
+            older = [
+                r
+                for r in revisions
+                if r.container == container
+                and r.node == node
+                and r.id < present.id
+                and r.status == "healthy"
+                and r.spec_hash != present.spec_hash
+            ]
+            if not older:
+                raise BadInput(f"{container} has no earlier healthy revision to roll back to")
+            target = older[-1]
+        if target.id == present.id:
+            raise BadInput(f"revision {target.id} is the one running already")
+        if engine.image(target.image_id) is None:
+            raise CollaError(f"image {target.image_id[7:19]} of revision {target.id} is gone")
+        targets.append(target)
+    if not targets:
+        raise BadInput(f"revision {to} is not a revision of a container of '{service}'")
+    # The earliest undone change of the schema decides which dump to restore.
+    undone = [
+        r
+        for r in revisions
+        if r.id > min(t.id for t in targets) and r.status == "healthy" and r.migrated and r.backup
+    ]
+    dump = undone[0] if undone else None
+    backup = restore = restore_old = None
+    name = ""
+    if dump is not None:
+        name = f"{service}-{_stamp()}"
+        backup, restore = backup_tasks(
+            current.project, current.catalog, current.topology, service, name
+        )
+        _, restore_old = backup_tasks(
+            current.project, current.catalog, current.topology, service, dump.backup
+        )
+        backup, restore, restore_old = _resolve(engine, (backup, restore, restore_old))
+    plan = SwapPlan(
+        kind="rollback",
+        service=service,
+        new=tuple(spec_from_dict(t.spec) for t in targets),
+        backup=backup,
+        restore=restore,
+        restore_before_start=restore_old,
+        command=command,
+        backup_name=name,
+    )
+    return plan, dump
+
+
+def adopt_running(
+    history: History, engine: Engine, wanted: Desired, service: str, command: str
+) -> None:
+    """Record the running containers of a service that history does not know yet.
+
+    A cloud deployed before history existed (or by Compose) can then be rolled back to.
+    Only containers whose running spec is exactly the desired one are adopted.
+    """
+    known = current_revisions(history, service)
+    for spec in _service_specs(wanted, service):
+        if (spec.node, spec.name) in known:
+            continue
+        running = engine.container(spec.name)
+        if running is None or running.labels.get(LABEL_HASH) != spec.spec_hash:
+            continue
+        history.add_revision(
+            service=spec.service,
+            container=spec.name,
+            node=spec.node,
+            operation="deploy",
+            status="healthy",
+            note="adopted: running before history recorded it",
+            image=spec.image,
+            image_id=spec.image_id,
+            spec_hash=spec.spec_hash,
+            spec=spec_to_dict(spec),
+            command=command,
+        )

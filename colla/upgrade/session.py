@@ -1,0 +1,93 @@
+"""Wiring for commands that change a deployment: lock, history, recovery, recording."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from colla.deploy import deployment
+from colla.deploy.apply import Applier, ApplyOptions
+from colla.deploy.check import functional_check
+from colla.deploy.credentials import admin_auth
+from colla.deploy.plan import Action, Change
+from colla.deploy.prechecks import topology
+from colla.deploy.services import load_services
+from colla.deploy.specs import NodeSpecs, spec_to_dict
+from colla.engine import Engine
+from colla.history.store import History
+from colla.project import Project
+from colla.upgrade.operations import locked, open_history
+from colla.upgrade.swap import Swapper, recover
+
+Say = Callable[[str], None]
+
+
+def command_line() -> str:
+    """The command that is running, for history."""
+    return shlex.join(["colla", *sys.argv[1:]])
+
+
+@dataclass
+class Session:
+    """One changing command: the lock is held and the history is open."""
+
+    project: Project
+    engine: Engine
+    history: History
+    say: Say
+
+    def applier(self, nodes: dict[str, NodeSpecs] | None = None) -> Applier:
+        """An applier on this engine (for tasks and health waits)."""
+        catalog = load_services()
+        engines = {name: self.engine for name in self.project.inventory.hosts}
+        options = ApplyOptions(health_timeout=self.project.globals.colla_health_timeout)
+        return Applier(engines, catalog, nodes or {}, options, self.say, self.record)
+
+    def swapper(self) -> Swapper:
+        """A swapper whose functional check talks to the real APIs."""
+        catalog = load_services()
+        auth = admin_auth(self.project, topology(self.project))
+
+        def check(service: str) -> None:
+            self.say(f"functional check: {functional_check(auth, catalog[service])}")
+
+        return Swapper(self.engine, self.history, self.applier(), check, self.say)
+
+    def record(self, service: str, changes: list[Change]) -> None:
+        """A revision for every container a deploy created or recreated."""
+        for change in changes:
+            if change.action not in (Action.CREATE, Action.RECREATE) or change.spec is None:
+                continue
+            spec = change.spec
+            self.history.add_revision(
+                service=spec.service,
+                container=spec.name,
+                node=spec.node,
+                operation="deploy",
+                status="healthy",
+                image=spec.image,
+                image_id=spec.image_id,
+                spec_hash=spec.spec_hash,
+                spec=spec_to_dict(spec),
+                command=command_line(),
+            )
+
+
+@contextmanager
+def session(config_dir: Path, say: Say, inventory: Path | None = None) -> Iterator[Session]:
+    """Lock the deployment, open its history and finish what a killed colla left."""
+    with locked(config_dir):
+        project, _ = deployment.load(config_dir, inventory)
+        engine = Engine.connect()
+        history = open_history(project)
+        try:
+            current = Session(project, engine, history, say)
+            if history.unfinished():
+                recover(current.swapper(), history, say)
+            yield current
+        finally:
+            history.close()

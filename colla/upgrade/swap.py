@@ -1,0 +1,243 @@
+"""The swap state machine: backup, migrate, stop and keep the old, start the new, verify,
+commit, contract. Each step is journalled before it runs; any failure reverts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from colla.deploy.apply import Applier, container_request, write_config_dir
+from colla.deploy.specs import (
+    LABEL_HASH,
+    ContainerSpec,
+    TaskSpec,
+    spec_from_dict,
+    spec_to_dict,
+    task_from_dict,
+)
+from colla.engine import Engine
+from colla.errors import CollaError, DeployFailed
+from colla.history.store import History, Operation
+
+OLD_SUFFIX = "-colla-old"
+SNAPSHOT_SUFFIX = ".colla-old"
+KILL_ENV = "COLLA_KILL_AT"  # tests: SIGKILL colla when it journals this step
+# Once the new version is verified, an interrupted operation is completed, not reverted.
+COMMITTED_STEPS = ("commit", "contract")
+
+Say = Callable[[str], None]
+Check = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SwapPlan:
+    """One service's swap to ``new`` specs, with the tasks around it."""
+
+    kind: str  # "upgrade" or "rollback"
+    service: str
+    new: tuple[ContainerSpec, ...]
+    backup: TaskSpec | None
+    restore: TaskSpec | None  # restores ``backup`` (reverting a step that changed the DB)
+    migrate: tuple[TaskSpec, ...] = ()  # before the swap (upgrade)
+    restore_before_start: TaskSpec | None = None  # after stopping the old (rollback)
+    contract: tuple[TaskSpec, ...] = ()
+    command: str = ""
+    backup_name: str = ""
+
+    def data(self) -> dict[str, Any]:
+        """What recovery needs, stored with the operation."""
+        return {
+            "new": [spec_to_dict(s) for s in self.new],
+            "restore": asdict(self.restore) if self.restore else None,
+            "contract": [asdict(t) for t in self.contract],
+            "db_changed": False,
+            "revisions": [],
+        }
+
+
+class Swapper:
+    """Runs swap plans on one engine, recording history, and reverts or completes them."""
+
+    def __init__(
+        self, engine: Engine, history: History, applier: Applier, check: Check, say: Say
+    ) -> None:
+        self.engine = engine
+        self.history = history
+        self.applier = applier
+        self.check = check
+        self.say = say
+
+    def _step(self, op: int, step: str, data: dict[str, Any] | None = None) -> None:
+        self.history.step(op, step, data)
+        self.say(f"{step}")
+        if os.environ.get(KILL_ENV) == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _task(self, task: TaskSpec) -> None:
+        write_config_dir(Path(task.config_dir), task.files)
+        self.applier.run_task(task.node, task)
+
+    def run(self, plan: SwapPlan) -> list[int]:
+        """Swap; on failure revert and raise DeployFailed. Returns the new revision IDs."""
+        data = plan.data()
+        op = self.history.start_operation(plan.kind, plan.service, data)
+        revisions = [
+            self.history.add_revision(
+                service=spec.service,
+                container=spec.name,
+                node=spec.node,
+                operation=plan.kind,
+                operation_id=op,
+                status="pending",
+                image=spec.image,
+                image_id=spec.image_id,
+                spec_hash=spec.spec_hash,
+                spec=spec_to_dict(spec),
+                backup=plan.backup_name,
+                migrated=bool(plan.migrate or plan.restore_before_start),
+                command=plan.command,
+            )
+            for spec in plan.new
+        ]
+        data["revisions"] = revisions
+        try:
+            self._step(op, "backup", data)
+            if plan.backup is not None:
+                self._task(plan.backup)
+            if plan.migrate:
+                data["db_changed"] = True
+                self._step(op, "migrate", data)
+                for task in plan.migrate:
+                    self._task(task)
+            self._step(op, "stop-old")
+            for spec in plan.new:
+                self._keep_old(spec)
+            if plan.restore_before_start is not None:
+                data["db_changed"] = True
+                self._step(op, "restore", data)
+                self._task(plan.restore_before_start)
+            self._step(op, "start-new")
+            for spec in plan.new:
+                self._start_new(spec)
+            self._step(op, "verify")
+            for spec in plan.new:
+                self.applier.wait_healthy(spec.node, spec.name)
+            self.check(plan.service)
+        except CollaError as e:
+            logs = self._logs(plan.new)
+            self.say(f"failed: {e}; rolling back")
+            self.revert(self.history.operation(op) or _missing(op))
+            raise DeployFailed(
+                f"{plan.kind} of {plan.service} failed and was rolled back: {e}", e.details + logs
+            ) from None
+        self.complete(self.history.operation(op) or _missing(op))
+        return revisions
+
+    def _keep_old(self, spec: ContainerSpec) -> None:
+        current = self.engine.container(spec.name)
+        if current is None:
+            return
+        self.engine.remove_container(spec.name + OLD_SUFFIX)
+        if current.state == "running":
+            self.engine.stop(spec.name)
+        self.engine.rename(spec.name, spec.name + OLD_SUFFIX)
+
+    def _start_new(self, spec: ContainerSpec) -> None:
+        directory = Path(spec.config_dir)
+        snapshot = Path(spec.config_dir + SNAPSHOT_SUFFIX)
+        # The old container mounts the same directory: keep its files to put them back.
+        if directory.is_dir() and not snapshot.exists():
+            shutil.copytree(directory, snapshot)
+        write_config_dir(directory, spec.files)
+        self.engine.remove_container(spec.name)
+        self.engine.create_container(container_request(spec))
+        self.engine.start(spec.name)
+
+    def _logs(self, specs: tuple[ContainerSpec, ...]) -> tuple[str, ...]:
+        lines: list[str] = []
+        for spec in specs:
+            if self.engine.container(spec.name) is not None:
+                lines += [
+                    f"{spec.name}: {line}"
+                    for line in self.engine.logs(spec.name, tail=10).splitlines()
+                ]
+        return tuple(lines[-20:])
+
+    def revert(self, op: Operation) -> None:
+        """Put the old version back: remove the new, restore the database, restart the old."""
+        data = op.data
+        new = [spec_from_dict(d) for d in data["new"]]
+        for spec in new:
+            current = self.engine.container(spec.name)
+            has_old = self.engine.container(spec.name + OLD_SUFFIX) is not None
+            if current is not None and (
+                has_old or current.labels.get(LABEL_HASH) == spec.spec_hash
+            ):
+                self.engine.remove_container(spec.name)
+        if data.get("db_changed") and data.get("restore"):
+            self.say("restoring the database from the dump taken before")
+            self._task(task_from_dict(data["restore"]))
+        for spec in new:
+            snapshot = Path(spec.config_dir + SNAPSHOT_SUFFIX)
+            if snapshot.is_dir():
+                shutil.rmtree(spec.config_dir, ignore_errors=True)
+                snapshot.rename(spec.config_dir)
+            if self.engine.container(spec.name + OLD_SUFFIX) is not None:
+                self.engine.rename(spec.name + OLD_SUFFIX, spec.name)
+            old = self.engine.container(spec.name)
+            if old is not None and old.state != "running":
+                self.engine.start(spec.name)
+            if old is not None:
+                self.applier.wait_healthy(spec.node, spec.name)
+        for revision in data.get("revisions", []):
+            self.history.set_status(
+                revision, "rolled_back", "failed; the previous version was restored"
+            )
+        self.history.finish_operation(op.id, "reverted")
+
+    def complete(self, op: Operation) -> None:
+        """Finish a verified swap: drop the old containers, contract, record healthy."""
+        data = op.data
+        self._step(op.id, "commit")
+        for d in data["new"]:
+            spec = spec_from_dict(d)
+            self.engine.remove_container(spec.name + OLD_SUFFIX)
+            shutil.rmtree(spec.config_dir + SNAPSHOT_SUFFIX, ignore_errors=True)
+        self._step(op.id, "contract")
+        note = ""
+        try:
+            for task in data.get("contract", []):
+                self._task(task_from_dict(task))
+        except CollaError as e:
+            # The new version serves; contracting again later is safe.
+            note = f"contract failed: {e}"
+        for revision in data.get("revisions", []):
+            self.history.set_status(revision, "healthy", note)
+        self.history.finish_operation(op.id, "done")
+        if note:
+            raise DeployFailed(f"{op.kind} of {op.service} serves, but {note}")
+
+
+def recover(swapper: Swapper, history: History, say: Say) -> list[str]:
+    """Complete or revert every operation a killed colla left unfinished."""
+    done = []
+    for op in history.unfinished():
+        if op.step in COMMITTED_STEPS:
+            say(f"completing the interrupted {op.kind} of {op.service} (operation {op.id})")
+            swapper.complete(op)
+            done.append(f"{op.kind} of {op.service} completed")
+        else:
+            say(f"reverting the interrupted {op.kind} of {op.service} (operation {op.id})")
+            swapper.revert(op)
+            done.append(f"{op.kind} of {op.service} reverted")
+    return done
+
+
+def _missing(op: int) -> Operation:
+    raise CollaError(f"history lost operation {op}")

@@ -1,0 +1,240 @@
+"""Upgrade and rollback of Keystone on the real cloud: success, failures, kills, bad input.
+
+Runs after test_core_cloud (file order), on the same all-in-one deployment. Each test
+leaves Keystone healthy at the globals' tag unless it says otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from colla.cli.app import run
+from colla.deploy.specs import LABEL_MANAGED
+from colla.engine import Engine
+from colla.upgrade.operations import LOCK_FILE
+from tests.e2e.conftest import engine_state, openstack
+
+pytestmark = pytest.mark.e2e
+
+GOOD = "zed-upgrade"
+BROKEN = "zed-broken"
+BAD_MIGRATION = "zed-badmigration"
+COLLA = str(Path(sys.executable).parent / "colla")
+
+# A keystone-manage that writes to the database, then fails: the dump must be restored.
+FAILING_MIGRATION = """#!/bin/sh
+python3 - <<'PY'
+import configparser
+import sqlalchemy
+config = configparser.ConfigParser(interpolation=None)
+config.read("/etc/keystone/keystone.conf")
+engine = sqlalchemy.create_engine(config["database"]["connection"])
+with engine.begin() as connection:
+    connection.execute(sqlalchemy.text("CREATE TABLE colla_marker (id INT)"))
+PY
+echo "migration failed on purpose" >&2
+exit 1
+"""
+
+
+def _footer(command: str) -> str:
+    return "{% block keystone_footer %}RUN " + command + "{% endblock %}\n"
+
+
+OVERRIDES = {
+    GOOD: _footer("echo colla-upgrade-test > /etc/colla-upgrade"),
+    # The service cannot start: its WSGI entry point is gone.
+    BROKEN: _footer("rm /usr/bin/keystone-wsgi-public"),
+    BAD_MIGRATION: _footer(
+        f"echo {base64.b64encode(FAILING_MIGRATION.encode()).decode()} | base64 -d "
+        "> /usr/local/bin/keystone-manage && chmod 0755 /usr/local/bin/keystone-manage"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def tags(config_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Build keystone under three extra tags (ancestors cached)."""
+    directory = tmp_path_factory.mktemp("overrides")
+    for tag, text in OVERRIDES.items():
+        override = directory / f"{tag}.j2"
+        override.write_text(text)
+        code = run(["build", "^keystone$", "--tag", tag, "--template-override", str(override)])
+        assert code == 0, tag
+    return {tag: f"colla/keystone:{tag}" for tag in OVERRIDES}
+
+
+def _keystone(engine: Engine) -> tuple[str, str | None]:
+    info = engine.container("keystone")
+    assert info is not None
+    return info.image_id, info.health
+
+
+def _history(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    capsys.readouterr()
+    assert run(["history", "keystone", "--json", "-c", str(config_dir)]) == 0
+    rows: list[dict[str, object]] = json.loads(capsys.readouterr().out)
+    return rows
+
+
+def _table_exists(engine: Engine, table: str) -> bool:
+    result = subprocess.run(
+        [
+            "docker",
+            "exec",
+            "mariadb",
+            "mariadb",
+            "-uroot",
+            "-N",
+            "-e",
+            "SELECT COUNT(*) FROM information_schema.tables "
+            f"WHERE table_schema='keystone' AND table_name='{table}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip() == "1"
+
+
+def test_upgrade_keystone(
+    engine: Engine, config_dir: Path, tags: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    openstack(config_dir, "project", "create", "--or-show", "--domain", "default", "colla-upgrade")
+    before, _ = _keystone(engine)
+    assert run(["upgrade", "keystone", "--tag", GOOD, "-c", str(config_dir)]) == 0
+    image, health = _keystone(engine)
+    new = engine.image(tags[GOOD])
+    assert new is not None and image == new.id and image != before and health == "healthy"
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+    projects = json.loads(openstack(config_dir, "project", "list", "-f", "json"))
+    assert "colla-upgrade" in {p["Name"] for p in projects}
+    assert engine.container("keystone-colla-old") is None
+    rows = _history(config_dir, capsys)
+    assert rows[-1]["operation"] == "upgrade" and rows[-1]["status"] == "healthy"
+    assert rows[-1]["migrated"] is True and rows[-1]["backup"]
+    # A deploy keeps the upgraded version: the history pins its tag.
+    assert run(["deploy", "-c", str(config_dir)]) == 0
+    assert "nothing to change" in capsys.readouterr().out
+
+
+def test_rollback_then_forward_with_to(
+    engine: Engine, config_dir: Path, tags: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    upgraded, _ = _keystone(engine)
+    assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
+    image, health = _keystone(engine)
+    base = engine.image("colla/keystone:zed")
+    assert base is not None and image == base.id and health == "healthy"
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+    rows = _history(config_dir, capsys)
+    assert rows[-1]["operation"] == "rollback" and rows[-1]["status"] == "healthy"
+    target = next(
+        r for r in reversed(rows) if r["operation"] == "upgrade" and r["status"] == "healthy"
+    )
+    assert (
+        run(["rollback", "keystone", "--to", str(target["id"]), "--yes", "-c", str(config_dir)])
+        == 0
+    )
+    assert _keystone(engine)[0] == upgraded
+    assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
+    assert _keystone(engine)[0] == base.id
+
+
+def test_a_broken_image_is_rolled_back(
+    engine: Engine, config_dir: Path, tags: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    before, _ = _keystone(engine)
+    code = run(["upgrade", "keystone", "--tag", BROKEN, "-c", str(config_dir)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "upgrade of keystone failed and was rolled back" in " ".join(err.split())
+    assert _keystone(engine) == (before, "healthy")
+    assert engine.container("keystone-colla-old") is None
+    rows = _history(config_dir, capsys)
+    assert rows[-1]["status"] == "rolled_back"
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+
+
+def test_a_failed_migration_restores_the_database(
+    engine: Engine, config_dir: Path, tags: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    before, _ = _keystone(engine)
+    code = run(["upgrade", "keystone", "--tag", BAD_MIGRATION, "-c", str(config_dir)])
+    assert code != 0
+    assert "migration failed on purpose" in capsys.readouterr().err
+    assert not _table_exists(engine, "colla_marker")
+    assert _keystone(engine) == (before, "healthy")
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+
+
+@pytest.mark.parametrize("step", ["backup", "migrate", "stop-old", "start-new", "verify", "commit"])
+def test_kill_during_upgrade_then_recover(
+    step: str, engine: Engine, config_dir: Path, tags: dict[str, str]
+) -> None:
+    before, _ = _keystone(engine)
+    killed = subprocess.run(
+        [COLLA, "upgrade", "keystone", "--tag", GOOD, "-c", str(config_dir)],
+        env={**os.environ, "COLLA_KILL_AT": step},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert run(["recover", "-c", str(config_dir)]) == 0
+    names = {c.name for c in engine.containers(f"{LABEL_MANAGED}=true")}
+    assert "keystone" in names and "keystone-colla-old" not in names
+    image, health = _keystone(engine)
+    assert health == "healthy"
+    expected = engine.image(tags[GOOD]) if step == "commit" else None
+    assert image == (expected.id if expected else before)
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+    if step == "commit":
+        assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["upgrade", "keystne", "--tag", GOOD], "unknown service 'keystne'"),
+        (["upgrade", "keystone", "--tag", "no-such-tag"], "no image colla/keystone:no-such-tag"),
+        (["rollback", "keystone", "--to", "99999", "--yes"], "revision 99999 does not exist"),
+    ],
+)
+def test_bad_input_changes_nothing(
+    args: list[str],
+    message: str,
+    engine: Engine,
+    config_dir: Path,
+    tags: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = engine_state(engine)
+    assert run([*args, "-c", str(config_dir)]) != 0
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert engine_state(engine) == before
+
+
+def test_upgrade_while_another_command_runs(
+    engine: Engine, config_dir: Path, tags: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = engine_state(engine)
+    with open(config_dir / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            code = run(["upgrade", "keystone", "--tag", GOOD, "-c", str(config_dir)])
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    assert code != 0
+    assert "another colla command" in capsys.readouterr().err
+    assert engine_state(engine) == before
