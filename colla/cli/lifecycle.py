@@ -168,7 +168,8 @@ def recover_command(config_dir: Path = CONFIG_DIR) -> None:
     """Complete or revert an upgrade or rollback that a killed colla left unfinished."""
     say = _say_from(time.monotonic())
     with session(config_dir, say) as current:
-        done = recover(current.swapper(), current.history, say)
+        # Opening the session already recovered what it found.
+        done = current.recovered or recover(current.swapper(), current.history, say)
     out.print("; ".join(done) if done else "nothing to recover")
 
 

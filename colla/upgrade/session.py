@@ -6,7 +6,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from colla.deploy import deployment
@@ -39,6 +39,7 @@ class Session:
     engine: Engine
     history: History
     say: Say
+    recovered: list[str] = field(default_factory=list)
 
     def applier(self, nodes: dict[str, NodeSpecs] | None = None) -> Applier:
         """An applier on this engine (for tasks and health waits)."""
@@ -87,7 +88,7 @@ def session(config_dir: Path, say: Say, inventory: Path | None = None) -> Iterat
         try:
             current = Session(project, engine, history, say)
             if history.unfinished():
-                recover(current.swapper(), history, say)
+                current.recovered = recover(current.swapper(), history, say)
             yield current
         finally:
             history.close()
