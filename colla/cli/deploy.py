@@ -20,7 +20,7 @@ from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check, topology
 from colla.deploy.services import load_services
 from colla.engine import Engine
-from colla.upgrade.operations import open_history, pinned_tags
+from colla.upgrade.operations import open_history, pinned_slots, pinned_tags
 from colla.upgrade.session import session
 
 out = Console(highlight=False)
@@ -82,22 +82,23 @@ def print_checks(checks: tuple[Check, ...] | list[Check], failed_only: bool = Fa
         out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
 
 
-def _pinned(config_dir: Path, inventory: Path | None) -> dict[str, str]:
-    """Services that an upgrade or rollback moved off the globals' tag stay there."""
+def _pinned(config_dir: Path, inventory: Path | None) -> tuple[dict[str, str], set[str]]:
+    """Services that an upgrade or rollback moved off the globals' tag (or onto the
+    alternate API port) stay there."""
     project, _ = deployment.load(config_dir, inventory)
     path = Path(project.globals.colla_history_path)
     if not (path if path.is_absolute() else config_dir / path).exists():
-        return {}
+        return {}, set()
     history = open_history(project)
     try:
-        return pinned_tags(history, project.globals.image_tag)
+        return pinned_tags(history, project.globals.image_tag), pinned_slots(history)
     finally:
         history.close()
 
 
 def _prepared(config_dir: Path, inventory: Path | None) -> deployment.Deployment:
-    tags = _pinned(config_dir, inventory)
-    return deployment.prepare(config_dir, Engine.connect(), inventory, tags)
+    tags, slots = _pinned(config_dir, inventory)
+    return deployment.prepare(config_dir, Engine.connect(), inventory, tags, slots)
 
 
 def _require_checks(prepared: deployment.Deployment) -> None:
@@ -132,7 +133,8 @@ def deploy(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) ->
 
     with session(config_dir, say, inventory) as current:
         tags = pinned_tags(current.history, current.project.globals.image_tag)
-        prepared = deployment.prepare(config_dir, current.engine, inventory, tags)
+        slots = pinned_slots(current.history)
+        prepared = deployment.prepare(config_dir, current.engine, inventory, tags, slots)
         _require_checks(prepared)
         print_plan(prepared.plan)
         if prepared.plan.is_noop:

@@ -120,6 +120,7 @@ def desired(
     engine: Engine,
     inventory: Path | None = None,
     tags: dict[str, str] | None = None,
+    alt: set[str] | None = None,
 ) -> Desired:
     """Load and check the project and pin its specs to images; change nothing.
 
@@ -128,7 +129,7 @@ def desired(
     project, catalog = load(config_dir, inventory)
     engines_for(project, engine)
     topo = topology(project)
-    nodes = desired_state(project, catalog, topo, tags)
+    nodes = desired_state(project, catalog, topo, tags, alt)
     ids, checks = check_images(engine, image_refs(nodes))
     missing = [c for c in checks if not c.ok]
     if missing:
@@ -142,9 +143,10 @@ def prepare(
     engine: Engine,
     inventory: Path | None = None,
     tags: dict[str, str] | None = None,
+    alt: set[str] | None = None,
 ) -> Deployment:
     """Load, check and plan; change nothing."""
-    wanted = desired(config_dir, engine, inventory, tags)
+    wanted = desired(config_dir, engine, inventory, tags, alt)
     project, catalog, topo, nodes = wanted.project, wanted.catalog, wanted.topology, wanted.nodes
     engines = engines_for(project, engine)
     checks = list(wanted.checks)

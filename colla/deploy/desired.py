@@ -14,6 +14,7 @@ import jinja2
 
 from colla.config.ini import merge_ini
 from colla.deploy.services import (
+    ALT_PORT_OFFSET,
     ContainerDef,
     FileDef,
     PermissionDef,
@@ -69,6 +70,28 @@ def _rabbitmq_hash(password: str) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
+def _apis(project: Project, catalog: ServiceCatalog, topology: Topology) -> list[dict[str, Any]]:
+    """The APIs HAProxy fronts: each enabled container that declares an api_port."""
+    apis = []
+    for name in sorted(catalog.services):
+        if not project.globals.enabled.get(name):
+            continue
+        service = catalog[name]
+        for container in service.containers:
+            if container.api_port:
+                hosts = project.inventory.hosts_in(service.group)
+                apis.append(
+                    {
+                        "name": container.name.replace("_", "-"),
+                        "port": container.api_port,
+                        "alt_port": container.api_port + ALT_PORT_OFFSET,
+                        "check": container.api_check,
+                        "addresses": [topology.api_address[h.name] for h in hosts],
+                    }
+                )
+    return apis
+
+
 class _Renderer:
     """Renders one service's templates for one node."""
 
@@ -79,9 +102,13 @@ class _Renderer:
         topology: Topology,
         service: ServiceDef,
         tag: str | None = None,
+        alt: bool = False,
     ) -> None:
         self.project = project
         self.tag = tag
+        primary = next((c.api_port for c in service.containers if c.api_port), None)
+        # The API listens on its port, or on the alternate one (the upgrade's "b" slot).
+        self.api_port = None if primary is None else primary + (ALT_PORT_OFFSET if alt else 0)
         self.catalog = catalog
         self.service = service
         self.env = jinja2.Environment(
@@ -110,6 +137,9 @@ class _Renderer:
             ),
             "keystone_internal_url": f"http://{topology.internal_address}:5000",
             "keystone_public_url": f"http://{topology.internal_address}:5000",
+            "internal_address": topology.internal_address,
+            "apis": _apis(project, catalog, topology),
+            "api_port": self.api_port,
             "database_url": self.database_url,
             "authtoken": self.authtoken,
         }
@@ -214,7 +244,7 @@ def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) ->
             start_period=health.start_period,
         ),
         privileges=Privileges(**item.privileges.model_dump()),
-        ports=item.ports,
+        ports=((r.api_port,) if r.api_port and item.api_port else ()) + item.ports,
     )
 
 
@@ -332,6 +362,7 @@ def desired_state(
     catalog: ServiceCatalog,
     topology: Topology,
     tags: Mapping[str, str] | None = None,
+    alt: set[str] | None = None,
 ) -> dict[str, NodeSpecs]:
     """Every node's containers and bootstrap tasks (image IDs not yet resolved).
 
@@ -339,6 +370,7 @@ def desired_state(
     one history pins after an upgrade or a rollback).
     """
     tags = tags or {}
+    alt = alt or set()
     containers: dict[str, list[ContainerSpec]] = {n: [] for n in project.inventory.hosts}
     tasks: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
     for name in sorted(enabled_services(project, catalog)):
@@ -346,7 +378,7 @@ def desired_state(
         hosts = project.inventory.hosts_in(service.group)
         if not hosts:
             raise BadInput(f"inventory: no host in group '{service.group}' for service {name}")
-        renderer = _Renderer(project, catalog, topology, service, tags.get(name))
+        renderer = _Renderer(project, catalog, topology, service, tags.get(name), name in alt)
         for host in hosts:
             for item in service.containers:
                 containers[host.name].append(_container(renderer, project, host.name, item))
@@ -418,8 +450,10 @@ def backup_tasks(
     topology: Topology,
     service: str,
     name: str,
-) -> tuple[TaskSpec, TaskSpec]:
-    """A dump of ``service``'s databases into the backups volume as ``name``, and its restore."""
+) -> tuple[TaskSpec, TaskSpec, TaskSpec]:
+    """A dump of ``service``'s databases into the backups volume as ``name``, its restore,
+    and a query of their schema versions (alembic), which tells whether a migration
+    changed anything."""
     definition = catalog[service]
     node = project.inventory.hosts_in(catalog["mariadb"].group)[0].name
     mariadb = _Renderer(project, catalog, topology, catalog["mariadb"])
@@ -438,9 +472,20 @@ def backup_tasks(
         f"--add-drop-database --databases {databases} > {dump}.part && mv {dump}.part {dump}'"
     )
     restore_command = f"sh -c 'mariadb --defaults-extra-file=/etc/colla/client.cnf < {dump}'"
+    versions = " UNION ALL ".join(
+        f"SELECT '{db.name}', version_num FROM `{db.name}`.alembic_version"
+        for db in definition.databases
+    )
+    schema_command = (
+        f'mariadb --defaults-extra-file=/etc/colla/client.cnf -N -e "{versions} ORDER BY 1, 2"'
+    )
     volumes = {BACKUP_VOLUME: BACKUP_MOUNT}
     made = []
-    for suffix, command in (("backup", dump_command), ("restore", restore_command)):
+    for suffix, command in (
+        ("backup", dump_command),
+        ("restore", restore_command),
+        ("schema", schema_command),
+    ):
         where = (f"{service}-{suffix}", service, node)
         made.append(_task_spec(project, where, "mariadb", [client], (command, "root", ()), volumes))
-    return made[0], made[1]
+    return made[0], made[1], made[2]

@@ -18,6 +18,7 @@ from colla.errors import BadInput
 from colla.yamlfile import describe_validation_error, load_yaml_mapping
 
 _MODE = r"^0?[0-7]{3,4}$"
+ALT_PORT_OFFSET = 10000
 
 
 class _Model(pydantic.BaseModel):
@@ -90,6 +91,10 @@ class ContainerDef(TaskDef):
     # How `colla k8s` runs it: a Deployment (API), a StatefulSet (data with identity) or
     # a DaemonSet (a node-level agent). None: no Kubernetes mapping yet.
     kubernetes: Literal["Deployment", "StatefulSet", "DaemonSet"] | None = None
+    # An API behind HAProxy: its port, and the path HAProxy checks. During an upgrade
+    # the new container listens on api_port + ALT_PORT_OFFSET next to the old one.
+    api_port: int | None = None
+    api_check: str = "/"
     environment: dict[str, str] = {}
     ports: tuple[int, ...] = ()
     healthcheck: HealthDef
@@ -131,6 +136,8 @@ class _ServiceData(_Model):
     group: str = "control"
     enabled_by_default: bool = True
     depends_on: tuple[str, ...] = ()
+    # Ordering only: when these services are enabled too, they come first.
+    after: tuple[str, ...] = ()
     passwords: tuple[str, ...] = ()
     databases: tuple[DatabaseDef, ...] = ()
     keystone: EndpointDef | None = None
@@ -149,6 +156,7 @@ class ServiceDef:
     group: str
     enabled_by_default: bool
     depends_on: tuple[str, ...]
+    after: tuple[str, ...]
     passwords: tuple[str, ...]
     databases: tuple[DatabaseDef, ...]
     keystone: EndpointDef | None
@@ -173,7 +181,10 @@ class ServiceCatalog:
 
     def sorter(self, names: set[str]) -> graphlib.TopologicalSorter[str]:
         """A prepared sorter over ``names`` by their dependencies within ``names``."""
-        graph = {n: [d for d in self.services[n].depends_on if d in names] for n in names}
+        graph = {
+            n: [d for d in (*self.services[n].depends_on, *self.services[n].after) if d in names]
+            for n in names
+        }
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(graph)
         sorter.prepare()
         return sorter

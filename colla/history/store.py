@@ -175,6 +175,11 @@ class History:
                 (status, note, now(), revision),
             )
 
+    def set_migrated(self, revision: int, migrated: bool) -> None:
+        """Record whether a revision's migrations changed the schema."""
+        with self._tx() as db:
+            db.execute("UPDATE revisions SET migrated = ? WHERE id = ?", (int(migrated), revision))
+
     def revision(self, revision: int) -> Revision | None:
         """One revision by ID."""
         row = self._db.execute("SELECT * FROM revisions WHERE id = ?", (revision,)).fetchone()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from colla.deploy.deployment import Desired, desired
 from colla.deploy.desired import backup_tasks, upgrade_tasks
+from colla.deploy.services import ALT_PORT_OFFSET
 from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict, spec_to_dict
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError
@@ -84,6 +85,39 @@ def pinned_tags(history: History, default_tag: str) -> dict[str, str]:
     return tags
 
 
+def pinned_slots(history: History) -> set[str]:
+    """Services whose running API listens on the alternate port (an overlapped swap)."""
+    latest: dict[tuple[str, str], Revision] = {}
+    for revision in history.revisions():
+        if revision.status == "healthy":
+            latest[(revision.node, revision.container)] = revision
+    return {
+        r.service for r in latest.values() if any(p >= ALT_PORT_OFFSET for p in r.spec["ports"])
+    }
+
+
+def _haproxy(
+    wanted: Desired, service: str, alt: bool
+) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """Backends and servers (old slot, new slot) of a service's APIs."""
+    found = []
+    hosts = wanted.project.inventory.hosts_in(wanted.catalog[service].group)
+    for container in wanted.catalog[service].containers:
+        if container.api_port:
+            backend = container.name.replace("_", "-")
+            a = tuple(f"{backend}-a-{i}" for i in range(1, len(hosts) + 1))
+            b = tuple(f"{backend}-b-{i}" for i in range(1, len(hosts) + 1))
+            found.append((backend, b, a) if not alt else (backend, a, b))
+    return tuple(found)
+
+
+def _overlaps(wanted: Desired, service: str) -> bool:
+    """Behind HAProxy, an API service swaps with both versions up for a moment."""
+    return bool(wanted.project.globals.enabled.get("haproxy")) and any(
+        c.api_port for c in wanted.catalog[service].containers
+    )
+
+
 def _resolve(engine: Engine, tasks: tuple[TaskSpec, ...]) -> tuple[TaskSpec, ...]:
     resolved = []
     for task in tasks:
@@ -126,20 +160,22 @@ def upgrade_plan(
                 f"no image {ref} for --tag {tag}: build it first (colla build --tag {tag})"
             )
     pinned = pinned_tags(history, current.project.globals.image_tag)
-    if pinned:
-        current = desired(config_dir, engine, tags=pinned)
+    slots = pinned_slots(history)
+    if pinned or slots:
+        current = desired(config_dir, engine, tags=pinned, alt=slots)
     adopt_running(history, engine, current, service, command)
     tags = {**pinned, service: tag}
-    wanted = desired(config_dir, engine, tags=tags)
+    overlap = _overlaps(current, service)
+    # Behind HAProxy the new version takes the other slot, so both can run at once.
+    new_slots = slots ^ {service} if overlap else slots
+    wanted = desired(config_dir, engine, tags=tags, alt=new_slots)
     migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
-    backup = restore = None
+    backup = restore = schema = None
     name = ""
     if wanted.catalog[service].databases:
         name = f"{service}-{_stamp()}"
-        backup, restore = backup_tasks(
-            wanted.project, wanted.catalog, wanted.topology, service, name
-        )
-        backup, restore = _resolve(engine, (backup, restore))
+        made = backup_tasks(wanted.project, wanted.catalog, wanted.topology, service, name)
+        backup, restore, schema = _resolve(engine, made)
     plan = SwapPlan(
         kind="upgrade",
         service=service,
@@ -150,6 +186,9 @@ def upgrade_plan(
         contract=_resolve(engine, contract),
         command=command,
         backup_name=name,
+        overlap=overlap,
+        haproxy=_haproxy(wanted, service, service in new_slots) if overlap else (),
+        schema=schema,
     )
     return plan
 
@@ -209,22 +248,37 @@ def rollback_plan(
     name = ""
     if dump is not None:
         name = f"{service}-{_stamp()}"
-        backup, restore = backup_tasks(
+        backup, restore, _ = backup_tasks(
             current.project, current.catalog, current.topology, service, name
         )
-        _, restore_old = backup_tasks(
+        _, restore_old, _ = backup_tasks(
             current.project, current.catalog, current.topology, service, dump.backup
         )
         backup, restore, restore_old = _resolve(engine, (backup, restore, restore_old))
+    new = tuple(spec_from_dict(t.spec) for t in targets)
+    running = {c.name: c.labels.get(LABEL_HASH) for c in engine.containers("colla.managed=true")}
+    old_ports = {
+        spec_from_dict(r.spec).ports for r in now.values() if r.spec_hash in running.values()
+    }
+    # Overlap only when the target listens on the other slot and no dump is restored
+    # (a restore needs the old version stopped).
+    overlap = (
+        _overlaps(current, service)
+        and restore_old is None
+        and all(spec.ports not in old_ports for spec in new)
+    )
+    alt = any(p >= ALT_PORT_OFFSET for spec in new for p in spec.ports)
     plan = SwapPlan(
         kind="rollback",
         service=service,
-        new=tuple(spec_from_dict(t.spec) for t in targets),
+        new=new,
         backup=backup,
         restore=restore,
         restore_before_start=restore_old,
         command=command,
         backup_name=name,
+        overlap=overlap,
+        haproxy=_haproxy(current, service, alt) if overlap else (),
     )
     return plan, dump
 

@@ -8,11 +8,11 @@ import os
 import shutil
 import signal
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from colla.deploy.apply import Applier, container_request, write_config_dir
+from colla.deploy.apply import Applier, container_request, task_request, write_config_dir
 from colla.deploy.specs import (
     LABEL_HASH,
     ContainerSpec,
@@ -24,8 +24,10 @@ from colla.deploy.specs import (
 from colla.engine import Engine
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, Operation
+from colla.upgrade import haproxy
 
 OLD_SUFFIX = "-colla-old"
+NEXT_SUFFIX = "-colla-next"
 SNAPSHOT_SUFFIX = ".colla-old"
 KILL_ENV = "COLLA_KILL_AT"  # tests: SIGKILL colla when it journals this step
 # Once the new version is verified, an interrupted operation is completed, not reverted.
@@ -49,6 +51,11 @@ class SwapPlan:
     contract: tuple[TaskSpec, ...] = ()
     command: str = ""
     backup_name: str = ""
+    # Behind HAProxy: the new containers start next to the old ones on the other slot,
+    # traffic moves through HAProxy's runtime API, then the old ones stop.
+    overlap: bool = False
+    haproxy: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()  # backend, old, new
+    schema: TaskSpec | None = None  # prints the schema versions, before and after migrating
 
     def data(self) -> dict[str, Any]:
         """What recovery needs, stored with the operation."""
@@ -58,6 +65,7 @@ class SwapPlan:
             "contract": [asdict(t) for t in self.contract],
             "db_changed": False,
             "revisions": [],
+            "haproxy": [[backend, list(old), list(new)] for backend, old, new in self.haproxy],
         }
 
 
@@ -78,6 +86,14 @@ class Swapper:
         self.say(f"{step}")
         if os.environ.get(KILL_ENV) == step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def _schema(self, plan: SwapPlan) -> str | None:
+        """The schema versions of the service's databases; None when unknown."""
+        if plan.schema is None:
+            return None
+        write_config_dir(Path(plan.schema.config_dir), plan.schema.files)
+        code, output = self.engine.run_to_completion(task_request(plan.schema))
+        return output if code == 0 else None
 
     def _task(self, task: TaskSpec) -> None:
         write_config_dir(Path(task.config_dir), task.files)
@@ -111,24 +127,24 @@ class Swapper:
             if plan.backup is not None:
                 self._task(plan.backup)
             if plan.migrate:
+                before = self._schema(plan)
                 data["db_changed"] = True
                 self._step(op, "migrate", data)
                 for task in plan.migrate:
                     self._task(task)
-            self._step(op, "stop-old")
-            for spec in plan.new:
-                self._keep_old(spec)
-            if plan.restore_before_start is not None:
-                data["db_changed"] = True
-                self._step(op, "restore", data)
-                self._task(plan.restore_before_start)
-            self._step(op, "start-new")
-            for spec in plan.new:
-                self._start_new(spec)
-            self._step(op, "verify")
-            for spec in plan.new:
-                self.applier.wait_healthy(spec.node, spec.name)
-            self.check(plan.service)
+                after = self._schema(plan)
+                if before is not None and before == after:
+                    # Nothing changed the schema: a rollback needs no restore, and a
+                    # revert of this upgrade need not restore either.
+                    self.say(f"schema unchanged ({before.strip() or 'no versions'})")
+                    data["db_changed"] = False
+                    self.history.step(op, "migrate", data)
+                    for revision in revisions:
+                        self.history.set_migrated(revision, False)
+            if plan.overlap:
+                self._overlap(op, plan)
+            else:
+                self._stop_first(op, plan, data)
         except CollaError as e:
             logs = self._logs(plan.new)
             self.say(f"failed: {e}; rolling back")
@@ -139,6 +155,44 @@ class Swapper:
         self.complete(self.history.operation(op) or _missing(op))
         return revisions
 
+    def _overlap(self, op: int, plan: SwapPlan) -> None:
+        self._step(op, "start-new")
+        for spec in plan.new:
+            self._start_new(spec, spec.name + NEXT_SUFFIX)
+        self._step(op, "verify")
+        for spec in plan.new:
+            self.applier.wait_healthy(spec.node, spec.name + NEXT_SUFFIX)
+        self.check(plan.service)
+        self._step(op, "switch")
+        for backend, old, new in plan.haproxy:
+            haproxy.wait_for(backend, {name: ("UP", None) for name in new})
+            for name in old:
+                haproxy.set_state(backend, name, "drain")
+            haproxy.wait_for(backend, {name: (None, 0) for name in old})
+        self._step(op, "stop-old")
+        for spec in plan.new:
+            self._keep_old(spec)
+            self.engine.rename(spec.name + NEXT_SUFFIX, spec.name)
+        for backend, old, _ in plan.haproxy:
+            for name in old:
+                haproxy.set_state(backend, name, "ready")
+
+    def _stop_first(self, op: int, plan: SwapPlan, data: dict[str, Any]) -> None:
+        self._step(op, "stop-old")
+        for spec in plan.new:
+            self._keep_old(spec)
+        if plan.restore_before_start is not None:
+            data["db_changed"] = True
+            self._step(op, "restore", data)
+            self._task(plan.restore_before_start)
+        self._step(op, "start-new")
+        for spec in plan.new:
+            self._start_new(spec)
+        self._step(op, "verify")
+        for spec in plan.new:
+            self.applier.wait_healthy(spec.node, spec.name)
+        self.check(plan.service)
+
     def _keep_old(self, spec: ContainerSpec) -> None:
         current = self.engine.container(spec.name)
         if current is None:
@@ -148,16 +202,18 @@ class Swapper:
             self.engine.stop(spec.name)
         self.engine.rename(spec.name, spec.name + OLD_SUFFIX)
 
-    def _start_new(self, spec: ContainerSpec) -> None:
+    def _start_new(self, spec: ContainerSpec, name: str | None = None) -> None:
         directory = Path(spec.config_dir)
         snapshot = Path(spec.config_dir + SNAPSHOT_SUFFIX)
         # The old container mounts the same directory: keep its files to put them back.
+        # (It read them when it started, so a running old container is not disturbed.)
         if directory.is_dir() and not snapshot.exists():
             shutil.copytree(directory, snapshot)
         write_config_dir(directory, spec.files)
-        self.engine.remove_container(spec.name)
-        self.engine.create_container(container_request(spec))
-        self.engine.start(spec.name)
+        name = name or spec.name
+        self.engine.remove_container(name)
+        self.engine.create_container(replace(container_request(spec), name=name))
+        self.engine.start(name)
 
     def _logs(self, specs: tuple[ContainerSpec, ...]) -> tuple[str, ...]:
         lines: list[str] = []

@@ -130,6 +130,6 @@ def test_disabled_dependency_is_an_error(config_dir: Path) -> None:
 def test_shipped_service_catalog_orders_dependencies() -> None:
     catalog = load_services()
     levels = catalog.levels(set(catalog.services))
-    assert levels[0] == ["mariadb", "memcached", "rabbitmq"]
+    assert levels[0] == ["haproxy", "mariadb", "memcached", "rabbitmq"]
     assert levels[1] == ["keystone"]
     assert levels[2] == ["glance", "placement"]
