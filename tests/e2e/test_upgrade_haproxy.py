@@ -1,0 +1,125 @@
+"""Zero failed requests behind HAProxy: upgrade and roll back Keystone under load.
+
+The all-in-one config is switched to HAProxy (enable_haproxy, the VIP 127.0.0.2 on the
+loopback) for this test and switched back after it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from colla.cli.app import run
+from colla.deploy.services import load_services
+from colla.engine import Engine
+from colla.project import load_project
+from tests.e2e.test_upgrade import GOOD, OVERRIDES
+
+pytestmark = pytest.mark.e2e
+
+VIP = "127.0.0.2"
+RATE = 20  # requests a second
+LIMIT = 600  # seconds: the loop stops by itself
+
+
+class Load:
+    """Token validations through the VIP at a fixed rate, counted."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.sent = 0
+        self.failed = 0
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _one(self) -> None:
+        request = urllib.request.Request(
+            f"http://{VIP}:5000/v3/auth/tokens",
+            headers={"X-Auth-Token": self.token, "X-Subject-Token": self.token},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                response.read()
+        except (OSError, urllib.error.URLError):
+            with self.lock:
+                self.failed += 1
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + LIMIT
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            self.sent += 1
+            threading.Thread(target=self._one, daemon=True).start()
+            time.sleep(1 / RATE)
+
+
+@pytest.fixture
+def behind_haproxy(config_dir: Path) -> Iterator[Path]:
+    globals_path = config_dir / "globals.yml"
+    original = globals_path.read_text()
+    text = original.replace(
+        'kolla_internal_vip_address: "127.0.0.1"', f'kolla_internal_vip_address: "{VIP}"'
+    )
+    globals_path.write_text(text + "enable_haproxy: true\n")
+    try:
+        assert run(["deploy", "-c", str(config_dir)]) == 0
+        yield config_dir
+    finally:
+        globals_path.write_text(original)
+        assert run(["deploy", "-c", str(config_dir)]) == 0
+
+
+def _token(config_dir: Path) -> str:
+    password = load_project(config_dir, load_services()).passwords["keystone_admin_password"]
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"id": "default"}, "password": password}
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+        }
+    }
+    request = urllib.request.Request(
+        f"http://{VIP}:5000/v3/auth/tokens",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(response.headers["X-Subject-Token"])
+
+
+def test_upgrade_and_rollback_lose_no_request(
+    engine: Engine, behind_haproxy: Path, tmp_path: Path
+) -> None:
+    config_dir = behind_haproxy
+    override = tmp_path / "good.j2"
+    override.write_text(OVERRIDES[GOOD])
+    assert run(["build", "^keystone$", "--tag", GOOD, "--template-override", str(override)]) == 0
+    load = Load(_token(config_dir))
+    load.thread.start()
+    try:
+        time.sleep(1)
+        assert run(["upgrade", "keystone", "--tag", GOOD, "-c", str(config_dir)]) == 0
+        upgraded = engine.container("keystone")
+        assert upgraded is not None and upgraded.health == "healthy"
+        assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
+        time.sleep(1)
+    finally:
+        load.stop.set()
+        load.thread.join()
+    time.sleep(3)  # the last requests finish (2 s timeout)
+    assert load.sent > 100
+    assert load.failed == 0, f"{load.failed} of {load.sent} requests failed"
+    back = engine.container("keystone")
+    base = engine.image("colla/keystone:zed")
+    assert back is not None and base is not None and back.image_id == base.id
