@@ -118,6 +118,11 @@ def _overlaps(wanted: Desired, service: str) -> bool:
     )
 
 
+def _stop_timeout(wanted: Desired, service: str) -> int:
+    """No grace for a stateless API (its stop is the gap); the usual for the rest."""
+    return 0 if any(c.api_port for c in wanted.catalog[service].containers) else 20
+
+
 def _resolve(engine: Engine, tasks: tuple[TaskSpec, ...]) -> tuple[TaskSpec, ...]:
     resolved = []
     for task in tasks:
@@ -189,6 +194,7 @@ def upgrade_plan(
         overlap=overlap,
         haproxy=_haproxy(wanted, service, service in new_slots) if overlap else (),
         schema=schema,
+        stop_timeout=_stop_timeout(wanted, service),
     )
     return plan
 
@@ -279,6 +285,7 @@ def rollback_plan(
         backup_name=name,
         overlap=overlap,
         haproxy=_haproxy(current, service, alt) if overlap else (),
+        stop_timeout=_stop_timeout(current, service),
     )
     return plan, dump
 

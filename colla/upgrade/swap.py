@@ -56,6 +56,9 @@ class SwapPlan:
     overlap: bool = False
     haproxy: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()  # backend, old, new
     schema: TaskSpec | None = None  # prints the schema versions, before and after migrating
+    # Seconds the old container gets to stop in a stop-first swap. Stateless APIs get
+    # none: their requests in flight are lost either way without a proxy to drain them.
+    stop_timeout: int = 20
 
     def data(self) -> dict[str, Any]:
         """What recovery needs, stored with the operation."""
@@ -178,31 +181,37 @@ class Swapper:
                 haproxy.set_state(backend, name, "ready")
 
     def _stop_first(self, op: int, plan: SwapPlan, data: dict[str, Any]) -> None:
+        # Everything that can happen before the old version stops does: the gap is then
+        # the old container's stop, a rename and the new one's start.
+        self._step(op, "prepare-new")
+        for spec in plan.new:
+            self._start_new(spec, spec.name + NEXT_SUFFIX, start=False)
         self._step(op, "stop-old")
         for spec in plan.new:
-            self._keep_old(spec)
+            self._keep_old(spec, plan.stop_timeout)
         if plan.restore_before_start is not None:
             data["db_changed"] = True
             self._step(op, "restore", data)
             self._task(plan.restore_before_start)
         self._step(op, "start-new")
         for spec in plan.new:
-            self._start_new(spec)
+            self.engine.rename(spec.name + NEXT_SUFFIX, spec.name)
+            self.engine.start(spec.name)
         self._step(op, "verify")
         for spec in plan.new:
             self.applier.wait_healthy(spec.node, spec.name)
         self.check(plan.service)
 
-    def _keep_old(self, spec: ContainerSpec) -> None:
+    def _keep_old(self, spec: ContainerSpec, timeout: int = 20) -> None:
         current = self.engine.container(spec.name)
         if current is None:
             return
         self.engine.remove_container(spec.name + OLD_SUFFIX)
         if current.state == "running":
-            self.engine.stop(spec.name)
+            self.engine.stop(spec.name, timeout=timeout)
         self.engine.rename(spec.name, spec.name + OLD_SUFFIX)
 
-    def _start_new(self, spec: ContainerSpec, name: str | None = None) -> None:
+    def _start_new(self, spec: ContainerSpec, name: str | None = None, start: bool = True) -> None:
         directory = Path(spec.config_dir)
         snapshot = Path(spec.config_dir + SNAPSHOT_SUFFIX)
         # The old container mounts the same directory: keep its files to put them back.
@@ -213,7 +222,8 @@ class Swapper:
         name = name or spec.name
         self.engine.remove_container(name)
         self.engine.create_container(replace(container_request(spec), name=name))
-        self.engine.start(name)
+        if start:
+            self.engine.start(name)
 
     def _logs(self, specs: tuple[ContainerSpec, ...]) -> tuple[str, ...]:
         lines: list[str] = []

@@ -120,7 +120,9 @@ def test_upgrade_keystone(
     assert engine.container("keystone-colla-old") is None
     rows = _history(config_dir, capsys)
     assert rows[-1]["operation"] == "upgrade" and rows[-1]["status"] == "healthy"
-    assert rows[-1]["migrated"] is True and rows[-1]["backup"]
+    # A dump was taken; the migrations left the schema version as it was (same release),
+    # so a rollback of this upgrade needs no restore.
+    assert rows[-1]["backup"] and rows[-1]["migrated"] is False
     # A deploy keeps the upgraded version: the history pins its tag.
     assert run(["deploy", "-c", str(config_dir)]) == 0
     assert "nothing to change" in capsys.readouterr().out
@@ -176,7 +178,9 @@ def test_a_failed_migration_restores_the_database(
     assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
 
 
-@pytest.mark.parametrize("step", ["backup", "migrate", "stop-old", "start-new", "verify", "commit"])
+@pytest.mark.parametrize(
+    "step", ["backup", "migrate", "prepare-new", "stop-old", "start-new", "verify", "commit"]
+)
 def test_kill_during_upgrade_then_recover(
     step: str, engine: Engine, config_dir: Path, tags: dict[str, str]
 ) -> None:
