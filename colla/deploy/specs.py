@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 LABEL_MANAGED = "colla.managed"
@@ -150,15 +150,9 @@ def spec_from_dict(data: dict[str, Any]) -> ContainerSpec:
     privileges: dict[str, Any] = {
         k: tuple(v) if isinstance(v, list) else v for k, v in (data.get("privileges") or {}).items()
     }
+    task = task_from_dict(data)
     return ContainerSpec(
-        name=data["name"],
-        service=data["service"],
-        node=data["node"],
-        image=data["image"],
-        image_id=data["image_id"],
-        config_dir=data["config_dir"],
-        files=tuple(RenderedFile(**f) for f in data["files"]),
-        volumes=tuple((str(a), str(b)) for a, b in data["volumes"]),
+        **{f.name: getattr(task, f.name) for f in fields(TaskSpec)},
         environment=tuple((str(a), str(b)) for a, b in data["environment"]),
         healthcheck=Healthcheck(**health) if health else None,
         privileges=Privileges(**privileges),

@@ -13,12 +13,12 @@ from pathlib import Path
 from colla.deploy.deployment import Desired, desired
 from colla.deploy.desired import backup_tasks, upgrade_tasks
 from colla.deploy.services import ALT_PORT_OFFSET
-from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict, spec_to_dict
+from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError
 from colla.history.store import History, Revision
 from colla.project import Project
-from colla.upgrade.swap import SwapPlan
+from colla.upgrade.swap import SwapPlan, record_revision
 
 LOCK_FILE = ".colla.lock"
 
@@ -305,16 +305,11 @@ def adopt_running(
         running = engine.container(spec.name)
         if running is None or running.labels.get(LABEL_HASH) != spec.spec_hash:
             continue
-        history.add_revision(
-            service=spec.service,
-            container=spec.name,
-            node=spec.node,
+        record_revision(
+            history,
+            spec,
             operation="deploy",
             status="healthy",
             note="adopted: running before history recorded it",
-            image=spec.image,
-            image_id=spec.image_id,
-            spec_hash=spec.spec_hash,
-            spec=spec_to_dict(spec),
             command=command,
         )

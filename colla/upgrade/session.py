@@ -16,12 +16,12 @@ from colla.deploy.credentials import admin_auth
 from colla.deploy.plan import Action, Change
 from colla.deploy.prechecks import topology
 from colla.deploy.services import load_services
-from colla.deploy.specs import NodeSpecs, spec_to_dict
+from colla.deploy.specs import NodeSpecs
 from colla.engine import Engine
 from colla.history.store import History
 from colla.project import Project
 from colla.upgrade.operations import locked, open_history
-from colla.upgrade.swap import Swapper, recover
+from colla.upgrade.swap import Swapper, record_revision, recover
 
 Say = Callable[[str], None]
 
@@ -63,17 +63,11 @@ class Session:
         for change in changes:
             if change.action not in (Action.CREATE, Action.RECREATE) or change.spec is None:
                 continue
-            spec = change.spec
-            self.history.add_revision(
-                service=spec.service,
-                container=spec.name,
-                node=spec.node,
+            record_revision(
+                self.history,
+                change.spec,
                 operation="deploy",
                 status="healthy",
-                image=spec.image,
-                image_id=spec.image_id,
-                spec_hash=spec.spec_hash,
-                spec=spec_to_dict(spec),
                 command=command_line(),
             )
 

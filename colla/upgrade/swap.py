@@ -72,6 +72,21 @@ class SwapPlan:
         }
 
 
+def record_revision(history: History, spec: ContainerSpec, **fields: Any) -> int:
+    """A revision for ``spec`` (its whole spec stored), with ``fields`` such as operation,
+    status, command, note, operation_id, backup, migrated."""
+    return history.add_revision(
+        service=spec.service,
+        container=spec.name,
+        node=spec.node,
+        image=spec.image,
+        image_id=spec.image_id,
+        spec_hash=spec.spec_hash,
+        spec=spec_to_dict(spec),
+        **fields,
+    )
+
+
 class Swapper:
     """Runs swap plans on one engine, recording history, and reverts or completes them."""
 
@@ -107,17 +122,12 @@ class Swapper:
         data = plan.data()
         op = self.history.start_operation(plan.kind, plan.service, data)
         revisions = [
-            self.history.add_revision(
-                service=spec.service,
-                container=spec.name,
-                node=spec.node,
+            record_revision(
+                self.history,
+                spec,
                 operation=plan.kind,
                 operation_id=op,
                 status="pending",
-                image=spec.image,
-                image_id=spec.image_id,
-                spec_hash=spec.spec_hash,
-                spec=spec_to_dict(spec),
                 backup=plan.backup_name,
                 migrated=bool(plan.migrate or plan.restore_before_start),
                 command=plan.command,
