@@ -17,7 +17,7 @@ from colla.deploy import deployment
 from colla.deploy.plan import Observed, diff_reasons
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
-from colla.errors import BadInput, CollaError
+from colla.errors import BadInput, CollaError, EngineError
 from colla.upgrade.operations import (
     current_revisions,
     open_history,
@@ -195,9 +195,15 @@ def prune(
         in_use = {c.image_id for c in current.engine.containers(f"{LABEL_MANAGED}=true")}
         removed = 0
         for image_id in sorted({r.image_id for r in revisions} - kept - in_use):
-            if current.engine.image(image_id) is not None:
+            if current.engine.image(image_id) is None:
+                continue
+            try:
                 current.engine.remove_image(image_id)
-                removed += 1
+            except EngineError as e:
+                # An image other images are built on stays; prune goes on with the rest.
+                err.print(f"kept image {image_id[7:19]}: {escape(str(e))}")
+                continue
+            removed += 1
     out.print(f"forgot {len(doomed)} revision(s), removed {removed} image(s)")
 
 
