@@ -56,9 +56,11 @@ def _print_swap(plan: SwapPlan, engine: Engine) -> None:
             escape("; ".join(reasons)),
         )
     out.print(table)
-    steps = ["backup" if plan.backup else None, *(t.name for t in plan.migrate)]
-    steps += ["restore " + (plan.restore_before_start.name if plan.restore_before_start else "")]
-    out.print("steps: " + ", ".join(s for s in steps if s and s != "restore "))
+    steps = ["backup"] if plan.backup else []
+    steps += [t.name for t in plan.migrate]
+    if plan.restore_before_start:
+        steps.append(f"restore {plan.restore_before_start.name}")
+    out.print("steps: " + ", ".join(steps))
 
 
 def upgrade(
