@@ -162,7 +162,7 @@ class Applier:
         for node in self.nodes.values():
             for spec in node.containers:
                 write_config_dir(Path(spec.config_dir), spec.files)
-            for steps in node.tasks.values():
+            for steps in (*node.tasks.values(), *node.post.values()):
                 for task in steps:
                     write_config_dir(Path(task.config_dir), task.files)
 
@@ -171,7 +171,8 @@ class Applier:
             engine = self.engines[node]
             existing = set(engine.all_volumes())
             wanted = {v for c in specs.containers for v, _ in c.volumes}
-            wanted |= {v for steps in specs.tasks.values() for t in steps for v, _ in t.volumes}
+            steps = (*specs.tasks.values(), *specs.post.values())
+            wanted |= {v for tasks in steps for t in tasks for v, _ in t.volumes}
             for volume in sorted(wanted - existing):
                 engine.create_volume(volume, {LABEL_MANAGED: "true"})
 
@@ -198,6 +199,10 @@ class Applier:
         for change in changes:
             if change.action is not Action.NOOP:
                 self.wait_healthy(change.node, change.name)
+        if bootstrap:
+            for node, specs in self.nodes.items():
+                for task in specs.post.get(service, ()):
+                    self.run_task(node, task)
         self.say(f"{service}: ready ({time.monotonic() - started:.1f} s)")
         if self.on_ready is not None:
             self.on_ready(service, changes)

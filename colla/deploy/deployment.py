@@ -16,6 +16,7 @@ from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.prechecks import (
     Check,
     check_dependencies,
+    check_host_features,
     check_host_resources,
     check_images,
     check_ports,
@@ -154,4 +155,5 @@ def prepare(
     local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
     checks += check_ports(plan, topo.api_address, local)
     checks += check_host_resources(engine)
+    checks += check_host_features(project, topo)
     return Deployment(project, catalog, topo, nodes, plan, tuple(checks), engines)

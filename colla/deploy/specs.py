@@ -137,6 +137,8 @@ class NodeSpecs:
     node: str
     containers: tuple[ContainerSpec, ...]
     tasks: Mapping[str, tuple[TaskSpec, ...]]  # service → its bootstrap tasks, in order
+    # service → steps run once its containers are healthy (after a bootstrap)
+    post: Mapping[str, tuple[TaskSpec, ...]] = field(default_factory=dict)
 
 
 def spec_to_dict(spec: ContainerSpec) -> dict[str, Any]:

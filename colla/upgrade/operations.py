@@ -101,7 +101,7 @@ def _haproxy(
 ) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
     """Backends and servers (old slot, new slot) of a service's APIs."""
     found = []
-    hosts = wanted.project.inventory.hosts_in(wanted.catalog[service].group)
+    hosts = wanted.catalog[service].hosts(wanted.project.inventory)
     for container in wanted.catalog[service].containers:
         if container.api_port:
             backend = container.name.replace("_", "-")
