@@ -14,13 +14,16 @@ CONFIG_DIR ?= /etc/colla
 setup: host-packages engine venv
 
 # Debian packages colla needs on the host: the engine, debootstrap for the offline base
-# image, docker-compose for the Compose round trip, python3-venv for the virtualenv.
+# image, docker-compose for the Compose round trip, chromium and its driver for the
+# dashboard test, python3-venv for the virtualenv.
 # Installed only when missing.
 host-packages:
 	@missing=""; \
 	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
 	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
