@@ -99,7 +99,7 @@ e2e: setup aio-network
 test: setup lint aio-network
 	$(VENV)/bin/pytest -q
 
-bench: setup
+bench: setup aio-network
 	bench/build
 	bench/deploy --takeover
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from colla import tinyimage
 from colla.cli.app import run
 from colla.engine import Engine
 from tests.e2e.conftest import assert_refused, openstack
@@ -23,34 +24,13 @@ from tests.e2e.conftest import assert_refused, openstack
 pytestmark = pytest.mark.e2e
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-GUEST_MESSAGE = "colla guest booted"
+GUEST_MESSAGE = tinyimage.GUEST_MESSAGE
 BOOT_TIMEOUT = 300
 
 
 def boot_sector_image(path: Path) -> Path:
-    """A 1 MiB raw disk whose boot sector prints a line on the serial port and halts.
-
-    No image can be downloaded here; this one needs no kernel. Real-mode code: point
-    SI at the message and DX at COM1, write bytes until the NUL, then halt forever.
-    """
-    message = f"{GUEST_MESSAGE}\r\n".encode() + b"\0"
-    code = bytes.fromhex(
-        "fa"  # cli
-        "31c0"  # xor ax, ax
-        "8ed8"  # mov ds, ax
-        "be167c"  # mov si, 0x7c16 (the message, right after this code)
-        "baf803"  # mov dx, 0x3f8 (COM1)
-        "ac"  # loop: lodsb
-        "84c0"  # test al, al
-        "7403"  # jz done
-        "ee"  # out dx, al
-        "ebf8"  # jmp loop
-        "f4"  # done: hlt
-        "ebfd"  # jmp done
-    )
-    assert len(code) == 0x16
-    sector = (code + message).ljust(510, b"\0") + b"\x55\xaa"
-    path.write_bytes(sector.ljust(1 << 20, b"\0"))
+    """The tiny bootable image, written to ``path``."""
+    path.write_bytes(tinyimage.boot_sector_image())
     return path
 
 
