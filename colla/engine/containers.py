@@ -14,7 +14,6 @@ from colla.engine.errors import translated
 from colla.errors import EngineError
 
 NANO = 1_000_000_000
-UNMASK_PATHS = "systempaths=unconfined"
 
 
 @dataclass(frozen=True)
@@ -155,17 +154,12 @@ class ContainersMixin:
                 restart_policy={"Name": request.restart} if request.restart else None,
                 cap_add=list(request.cap_add) or None,
                 cap_drop=list(request.cap_drop) or None,
-                security_opt=[o for o in request.security_opt if o != UNMASK_PATHS] or None,
+                security_opt=list(request.security_opt) or None,
                 devices=[f"{d}:{d}:rwm" for d in request.devices] or None,
                 pid_mode=request.pid_mode,
                 ipc_mode=request.ipc_mode,
                 init=request.init or None,
             )
-            if UNMASK_PATHS in request.security_opt:
-                # The Docker CLI's "systempaths=unconfined" is not an engine option: it
-                # is empty masked and read-only path lists (/proc/sys writable).
-                host_config["MaskedPaths"] = []
-                host_config["ReadonlyPaths"] = []
             healthcheck = None
             if request.health_test:
                 healthcheck = {

@@ -92,9 +92,6 @@ def _security(spec: ContainerSpec) -> dict[str, Any]:
             context["seccompProfile"] = {"type": "Unconfined"}
         elif option == "apparmor=unconfined":
             context["appArmorProfile"] = {"type": "Unconfined"}
-        elif option == "systempaths=unconfined":
-            # Kubernetes' way of leaving /proc (and /proc/sys) unmasked.
-            context["procMount"] = "Unmasked"
         else:
             raise BadInput(f"{spec.name}: security option {option!r} has no Kubernetes mapping")
     return context

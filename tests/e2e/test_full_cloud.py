@@ -176,6 +176,13 @@ def test_a_server_boots_on_a_tenant_network(
         "DHCP entry", lambda: f"{mac},host-{address.replace('.', '-')}" in _dhcp_hosts(engine), 60
     )
 
+    # The L3 agent built the router: its gateway and interface ports are bound and up.
+    def router_ports_up() -> bool:
+        ports = _json(c, "port", "list", "--router", "colla-e2e-router", "--long")
+        return len(ports) == 2 and all(p["Status"] == "ACTIVE" for p in ports)
+
+    _wait("router ports ACTIVE", router_ports_up, 120)
+
     _wait(
         "console log",
         lambda: GUEST_MESSAGE in openstack(c, "console", "log", "show", "colla-e2e-server"),
