@@ -18,6 +18,7 @@ from colla.errors import CollaError
 
 Say = Callable[[str], None]
 IMAGE_BYTES = 1024 * 1024
+COMPUTE_WAIT = 120.0
 
 
 @dataclass(frozen=True)
@@ -85,23 +86,30 @@ def _run_checks(auth: dict[str, str], services: set[str]) -> list[Probe]:
     return probes
 
 
-def _compute(conn: Any) -> str:
-    services = list(conn.compute.services())
-    down = [f"{s.binary}@{s.host}" for s in services if s.state != "up"]
-    binaries = {s.binary for s in services}
-    missing = {"nova-conductor", "nova-scheduler", "nova-compute"} - binaries
-    problems = []
-    if missing:
-        problems.append(f"missing {', '.join(sorted(missing))}")
-    if down:
-        problems.append(f"down: {', '.join(down)}")
-    if problems:
-        raise RuntimeError("; ".join(problems))
-    hypervisors = [h for h in conn.compute.hypervisors(details=True) if h.state == "up"]
-    if not hypervisors:
-        raise RuntimeError("no hypervisor is up")
-    names = ", ".join(sorted(h.name for h in hypervisors))
-    return f"{len(services)} services up; hypervisors up: {names}"
+def _compute(conn: Any, wait: float = COMPUTE_WAIT) -> str:
+    # A nova service just (re)started is "down" until its first report (report_interval
+    # 10 s after it has started), so a check right after a deploy waits a little.
+    deadline = time.monotonic() + wait
+    while True:
+        services = list(conn.compute.services())
+        down = [f"{s.binary}@{s.host}" for s in services if s.state != "up"]
+        missing = {"nova-conductor", "nova-scheduler", "nova-compute"} - {
+            s.binary for s in services
+        }
+        hypervisors = [h for h in conn.compute.hypervisors(details=True) if h.state == "up"]
+        problems = []
+        if missing:
+            problems.append(f"missing {', '.join(sorted(missing))}")
+        if down:
+            problems.append(f"down: {', '.join(down)}")
+        if not hypervisors:
+            problems.append("no hypervisor is up")
+        if not problems:
+            names = ", ".join(sorted(h.name for h in hypervisors))
+            return f"{len(services)} services up; hypervisors up: {names}"
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{'; '.join(problems)} (after {wait:.0f} s)")
+        time.sleep(5)
 
 
 def _network(conn: Any) -> str:

@@ -24,7 +24,27 @@ from tests.e2e.conftest import assert_refused, engine_state, openstack
 
 pytestmark = pytest.mark.e2e
 
-CORE = {"mariadb", "memcached", "rabbitmq", "keystone", "glance_api", "placement_api"}
+CORE = {
+    "mariadb",
+    "memcached",
+    "rabbitmq",
+    "keystone",
+    "glance_api",
+    "placement_api",
+    "nova_api",
+    "nova_metadata",
+    "nova_scheduler",
+    "nova_conductor",
+    "nova_novncproxy",
+    "nova_compute",
+    "nova_libvirt",
+    "neutron_server",
+    "neutron_linuxbridge_agent",
+    "neutron_dhcp_agent",
+    "neutron_l3_agent",
+    "neutron_metadata_agent",
+    "horizon",
+}
 PROJECT = "colla-e2e"
 
 
@@ -231,7 +251,8 @@ def test_the_real_client_uses_the_cloud(config_dir: Path, tmp_path: Path) -> Non
 def test_check_talks_to_the_apis(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["check", "-c", str(config_dir)]) == 0
     out = capsys.readouterr().out
-    assert out.count("ok ") == 4
+    # token, catalog, image, placement, compute, network, dashboard
+    assert out.count("ok ") == 7
 
 
 def test_redeploy_changes_nothing(

@@ -29,6 +29,19 @@ CORE = {
     "glance-api",
     "placement-api",
     "client",
+    "nova-base",
+    "nova-api",
+    "nova-conductor",
+    "nova-scheduler",
+    "nova-novncproxy",
+    "nova-compute",
+    "neutron-base",
+    "neutron-server",
+    "neutron-linuxbridge-agent",
+    "neutron-dhcp-agent",
+    "neutron-l3-agent",
+    "neutron-metadata-agent",
+    "horizon",
 }
 
 
@@ -78,6 +91,10 @@ def test_images_carry_labels_with_package_versions(
         ("rabbitmq", "rabbitmq", 42439),
         ("memcached", "memcache", 42457),
         ("haproxy", "haproxy", 42454),
+        ("nova-api", "nova", 42436),
+        ("nova-compute", "nova", 42436),
+        ("neutron-server", "neutron", 42435),
+        ("horizon", "horizon", 42420),
     ],
 )
 def test_service_users_keep_fixed_ids(
@@ -95,6 +112,8 @@ def test_package_scripts_left_no_state(engine: Engine, core_images: list[ImageRe
             "test ! -e /etc/keystone/keystone.conf && test ! -e /var/lib/keystone/keystone.db"
         ),
         "rabbitmq": "test ! -e /var/lib/rabbitmq/mnesia",
+        # The dashboard's secret key comes from passwords.yml, never from an image layer.
+        "horizon": "test ! -e /var/lib/openstack-dashboard/secret-key",
     }
     for image, check in checks.items():
         result = engine.run(TEST_CONFIG.ref(image), ["sh", "-c", check])
