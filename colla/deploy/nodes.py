@@ -43,19 +43,21 @@ def endpoints(project: Project, limit: frozenset[str] | None = None) -> dict[str
     }
 
 
-def parse_limit(text: str | None, project: Project) -> frozenset[str] | None:
+def parse_limit(
+    text: str | None, project: Project, option: str = "--limit"
+) -> frozenset[str] | None:
     """``--limit NODE[,NODE]``: the named nodes, each known to the inventory."""
     if text is None:
         return None
     names = [part.strip() for part in text.split(",")]
     if not all(names):
-        raise BadInput(f"--limit {text!r}: expected NODE[,NODE...] without empty names")
+        raise BadInput(f"{option} {text!r}: expected NODE[,NODE...] without empty names")
     known = project.inventory.hosts
     unknown = [n for n in names if n not in known]
     if unknown:
         where = project.inventory_path or "the all-in-one inventory"
         raise BadInput(
-            f"--limit: node(s) {', '.join(unknown)} not in {where} "
+            f"{option}: node(s) {', '.join(unknown)} not in {where} "
             f"(nodes: {', '.join(sorted(known))})"
         )
     return frozenset(names)
