@@ -134,3 +134,17 @@ class TransferMixin:
             return
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise EngineError(f"remove network {name}: {e}") from e
+
+    def connect_network(self, container: str, network: str, ip: str | None = None) -> None:
+        """Attach a container to a network (at a fixed address when ``ip`` is given)."""
+        with translated(f"connect {container} to network {network}"):
+            self._client.api.connect_container_to_network(container, network, ipv4_address=ip)
+
+    def disconnect_network(self, container: str, network: str) -> None:
+        """Detach a container from a network; one already gone is fine."""
+        try:
+            self._client.api.disconnect_container_from_network(container, network, force=True)
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise EngineError(f"disconnect {container} from network {network}: {e}") from e
