@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 
 from colla.config.ini import merge_ini
+from colla.config.inventory import Host
 from colla.deploy.services import (
     ALT_PORT_OFFSET,
     ContainerDef,
@@ -47,6 +48,15 @@ class Topology:
     database_address: str
 
 
+def service_hosts(project: Project, service: ServiceDef) -> tuple[Host, ...]:
+    """The hosts that run ``service``: the inventory's group named after the service when
+    there is one (kolla-ansible's ``[memcached:children]`` style), else the catalog's group.
+    """
+    inventory = project.inventory
+    group = service.name if service.name in inventory.groups else service.group
+    return inventory.hosts_in(group)
+
+
 def image_ref(project: Project, image: str, tag: str | None = None) -> str:
     """The full name of a service image, from globals (registry, namespace, tag)."""
     g = project.globals
@@ -79,7 +89,7 @@ def _apis(project: Project, catalog: ServiceCatalog, topology: Topology) -> list
         service = catalog[name]
         for container in service.containers:
             if container.api_port:
-                hosts = project.inventory.hosts_in(service.group)
+                hosts = service_hosts(project, service)
                 apis.append(
                     {
                         "name": container.name.replace("_", "-"),
@@ -121,11 +131,7 @@ class _Renderer:
         )
         self.env.filters.update(sql=_sql, shell=_shell, rabbitmq_hash=_rabbitmq_hash)
         enabled = project.globals.enabled
-        memcached = (
-            project.inventory.hosts_in(catalog["memcached"].group)
-            if enabled.get("memcached")
-            else ()
-        )
+        memcached = service_hosts(project, catalog["memcached"]) if enabled.get("memcached") else ()
         self.base_context: dict[str, Any] = {
             "service": service.name,
             "passwords": dict(project.passwords.values),
@@ -375,7 +381,7 @@ def desired_state(
     tasks: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
     for name in sorted(enabled_services(project, catalog)):
         service = catalog[name]
-        hosts = project.inventory.hosts_in(service.group)
+        hosts = service_hosts(project, service)
         if not hosts:
             raise BadInput(f"inventory: no host in group '{service.group}' for service {name}")
         renderer = _Renderer(project, catalog, topology, service, tags.get(name), name in alt)
@@ -433,7 +439,7 @@ def upgrade_tasks(
 ) -> tuple[tuple[TaskSpec, ...], tuple[TaskSpec, ...]]:
     """A service's migrate and contract tasks from the (new) image tag, on its first host."""
     definition = catalog[service]
-    node = project.inventory.hosts_in(definition.group)[0].name
+    node = service_hosts(project, definition)[0].name
     renderer = _Renderer(project, catalog, topology, definition, tag)
     migrate = tuple(_task(renderer, project, node, t) for t in definition.upgrade.migrate)
     contract = tuple(_task(renderer, project, node, t) for t in definition.upgrade.contract)
@@ -455,7 +461,7 @@ def backup_tasks(
     and a query of their schema versions (alembic), which tells whether a migration
     changed anything."""
     definition = catalog[service]
-    node = project.inventory.hosts_in(catalog["mariadb"].group)[0].name
+    node = service_hosts(project, catalog["mariadb"])[0].name
     mariadb = _Renderer(project, catalog, topology, catalog["mariadb"])
     client = RenderedFile(
         "client.cnf",

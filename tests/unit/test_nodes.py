@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,45 @@ def test_limit_names_known_nodes(project: Project) -> None:
     with pytest.raises(BadInput, match="without empty names"):
         parse_limit("node2,", project)
     assert set(endpoints(project, frozenset({"node2"}))) == {"node2"}
+
+
+def test_the_plan_groups_changes_by_node() -> None:
+    from colla.deploy.plan import Action, Change, Plan
+
+    plan = Plan(
+        (
+            Change(Action.CREATE, "node2", "memcached", "memcached", ("new",)),
+            Change(Action.NOOP, "node1", "mariadb", "mariadb", ("up to date",)),
+            Change(Action.CREATE, "node1", "memcached", "memcached", ("new",)),
+            Change(Action.REMOVE, "node3", "memcached", "memcached", ("gone",)),
+        )
+    )
+    grouped = plan.by_node()
+    assert list(grouped) == ["node1", "node2", "node3"]
+    assert [c.name for c in grouped["node1"]] == ["mariadb", "memcached"]
+    assert [c.action for c in grouped["node3"]] == [Action.REMOVE]
+
+
+def test_a_service_group_in_the_inventory_places_that_service(tmp_path: Path) -> None:
+    from colla.deploy.desired import Topology, desired_state
+
+    catalog = load_services()
+    write_example(tmp_path, catalog.defaults())
+    generate_passwords(
+        tmp_path / "passwords.yml", catalog.required_passwords(set(catalog.services))
+    )
+    (tmp_path / "inventory").write_text(
+        "[control]\nn1 ansible_host=10.0.0.1\n[compute]\nn2 ansible_host=10.0.0.2\n"
+        "n3 ansible_host=10.0.0.3\n[memcached:children]\ncontrol\ncompute\n"
+    )
+    project = load_project(tmp_path, catalog)
+    addresses = {"n1": "10.0.0.1", "n2": "10.0.0.2", "n3": "10.0.0.3"}
+    nodes = desired_state(project, catalog, Topology(addresses, "10.0.0.1", "10.0.0.1"))
+    assert [c.name for c in nodes["n2"].containers] == ["memcached"]
+    assert [c.name for c in nodes["n3"].containers] == ["memcached"]
+    assert "keystone" in [c.name for c in nodes["n1"].containers]
+    keystone = next(c for c in nodes["n1"].containers if c.name == "keystone")
+    conf = next(f.content for f in keystone.files if f.name == "keystone.conf")
+    assert "10.0.0.1:11211,10.0.0.2:11211,10.0.0.3:11211" in conf
+    memcached = nodes["n2"].containers[0]
+    assert "-l 10.0.0.2" in json.loads(memcached.files[-1].content)["command"]
