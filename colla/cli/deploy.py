@@ -148,11 +148,12 @@ def deploy(
     def say(text: str) -> None:
         err.print(f"[{time.monotonic() - started:6.1f}s] {escape(text)}")
 
-    with session(config_dir, say, inventory) as current:
+    with session(config_dir, say, inventory, limit) as current:
         tags = pinned_tags(current.history, current.project.globals.image_tag)
         slots = pinned_slots(current.history)
-        nodes = parse_limit(limit, current.project)
-        prepared = deployment.prepare(config_dir, current.engine, inventory, tags, slots, nodes)
+        prepared = deployment.prepare(
+            config_dir, current.engine, inventory, tags, slots, current.limit
+        )
         _require_checks(prepared)
         print_plan(prepared.plan)
         if prepared.plan.is_noop:
