@@ -90,7 +90,9 @@ def print_checks(checks: tuple[Check, ...] | list[Check], failed_only: bool = Fa
         out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
 
 
-def _pinned(config_dir: Path, inventory: Path | None) -> tuple[dict[str, str], set[str]]:
+def _pinned(
+    config_dir: Path, inventory: Path | None
+) -> tuple[dict[tuple[str, str], str], set[str]]:
     """Services that an upgrade or rollback moved off the globals' tag (or onto the
     alternate API port) stay there."""
     project, _ = deployment.load(config_dir, inventory)
@@ -108,7 +110,9 @@ def _prepared(config_dir: Path, inventory: Path | None, limit: str | None) -> de
     tags, slots = _pinned(config_dir, inventory)
     project, _ = deployment.load(config_dir, inventory)
     nodes = parse_limit(limit, project)
-    return deployment.prepare(config_dir, Engine.connect(), inventory, tags, slots, nodes)
+    return deployment.prepare(
+        config_dir, Engine.connect(), inventory, None, slots, nodes, node_tags=tags
+    )
 
 
 def _require_checks(prepared: deployment.Deployment) -> None:
@@ -152,7 +156,7 @@ def deploy(
         tags = pinned_tags(current.history, current.project.globals.image_tag)
         slots = pinned_slots(current.history)
         prepared = deployment.prepare(
-            config_dir, current.engine, inventory, tags, slots, current.limit
+            config_dir, current.engine, inventory, None, slots, current.limit, node_tags=tags
         )
         _require_checks(prepared)
         print_plan(prepared.plan)

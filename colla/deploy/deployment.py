@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +130,7 @@ def desired(
     tags: dict[str, str] | None = None,
     alt: set[str] | None = None,
     limit: frozenset[str] | None = None,
+    node_tags: Mapping[tuple[str, str], str] | None = None,
 ) -> Desired:
     """Load and check the project and pin its specs to images; change nothing.
 
@@ -142,7 +144,7 @@ def desired(
     topo = topology(project)
     nodes = {
         n: specs
-        for n, specs in desired_state(project, catalog, topo, tags, alt).items()
+        for n, specs in desired_state(project, catalog, topo, tags, alt, node_tags).items()
         if n in engines
     }
     pinned, checks = nodes_module.pin_images(
@@ -167,9 +169,10 @@ def prepare(
     tags: dict[str, str] | None = None,
     alt: set[str] | None = None,
     limit: frozenset[str] | None = None,
+    node_tags: Mapping[tuple[str, str], str] | None = None,
 ) -> Deployment:
     """Load, check and plan every node (or those of ``limit``); change nothing."""
-    wanted = desired(config_dir, engine, inventory, tags, alt, limit)
+    wanted = desired(config_dir, engine, inventory, tags, alt, limit, node_tags)
     project, catalog, topo, nodes = wanted.project, wanted.catalog, wanted.topology, wanted.nodes
     engines = wanted.engines
     checks = list(wanted.checks)

@@ -69,10 +69,11 @@ def current_revisions(history: History, service: str) -> dict[tuple[str, str], R
     return found
 
 
-def pinned_tags(history: History, default_tag: str) -> dict[str, str]:
-    """Services whose running version came from an upgrade or rollback: their tag.
+def pinned_tags(history: History, default_tag: str) -> dict[tuple[str, str], str]:
+    """(node, service) whose running version came from an upgrade or rollback: its tag.
 
-    A deploy keeps them there instead of returning them to the globals' tag.
+    A deploy keeps them there instead of returning them to the globals' tag; per node,
+    since an upgrade may have been limited to some nodes.
     """
     latest: dict[tuple[str, str], Revision] = {}
     for revision in history.revisions():
@@ -81,7 +82,7 @@ def pinned_tags(history: History, default_tag: str) -> dict[str, str]:
     tags = {}
     for revision in latest.values():
         if revision.operation in ("upgrade", "rollback") and tag_of(revision.image) != default_tag:
-            tags[revision.service] = tag_of(revision.image)
+            tags[(revision.node, revision.service)] = tag_of(revision.image)
     return tags
 
 
@@ -187,13 +188,15 @@ def upgrade_plan(
     pinned = pinned_tags(history, current.project.globals.image_tag)
     slots = pinned_slots(history)
     if pinned or slots:
-        current = desired(config_dir, engine, tags=pinned, alt=slots, limit=limit)
+        current = desired(config_dir, engine, alt=slots, limit=limit, node_tags=pinned)
     adopt_running(history, engines, current, service, command)
-    tags = {**pinned, service: tag}
     overlap = _overlaps(current, service)
     # Behind HAProxy the new version takes the other slot, so both can run at once.
     new_slots = slots ^ {service} if overlap else slots
-    wanted = desired(config_dir, engine, tags=tags, alt=new_slots, limit=limit)
+    others = {key: value for key, value in pinned.items() if key[1] != service}
+    wanted = desired(
+        config_dir, engine, tags={service: tag}, alt=new_slots, limit=limit, node_tags=others
+    )
     migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
     backup = restore = schema = None
     name = ""
