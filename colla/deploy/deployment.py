@@ -179,5 +179,6 @@ def prepare(
     plan = make_plan(nodes, observe(engines, nodes), enabled_services(project, catalog))
     local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
     checks += check_ports(plan, topo.api_address, local)
+    checks += nodes_module.check_remote_ports(plan, topo.api_address, engines)
     checks += check_host_resources(engine)
     return Deployment(project, catalog, topo, nodes, plan, tuple(checks), engines)

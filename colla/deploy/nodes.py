@@ -9,9 +9,10 @@ from typing import TypeVar
 
 from colla.config.inventory import Host
 from colla.deploy.desired import image_refs, resolve_images
+from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check, check_images, is_local
 from colla.deploy.specs import NodeSpecs
-from colla.engine import Engine
+from colla.engine import ContainerRequest, Engine
 from colla.engine.endpoint import Endpoint, HostFacts, endpoint_for
 from colla.errors import BadInput, CollaError, EngineError
 from colla.project import Project
@@ -150,3 +151,51 @@ def pin_images(
             for node in by_engine[id(engines[first])]:
                 pinned.update(resolve_images({node: nodes[node]}, ids))
     return pinned, checks
+
+
+def check_remote_ports(
+    plan: Plan, addresses: Mapping[str, str], engines: Mapping[str, Engine]
+) -> list[Check]:
+    """Ports of containers about to be created on other machines must be free there.
+
+    Asked through each node's engine: one short container on the node's network (from
+    an image the node has) tries to connect to each port on the node's address.
+    """
+    wanted: dict[str, list[tuple[int, str, str]]] = {}  # node → (port, container, image)
+    for change in plan.changes:
+        if change.action is not Action.CREATE or change.spec is None:
+            continue
+        if change.node in engines and engines[change.node].remote:
+            for port in change.spec.ports:
+                wanted.setdefault(change.node, []).append((port, change.name, change.spec.image_id))
+
+    def one(node: str) -> list[Check]:
+        address = addresses[node]
+        ports = " ".join(str(p) for p, _, _ in wanted[node])
+        script = (
+            f"for p in {ports}; do (exec 3<>/dev/tcp/{address}/$p) 2>/dev/null && echo $p; "
+            "done; true"
+        )
+        request = ContainerRequest(
+            name=f"colla-portcheck-{node}",
+            image=wanted[node][0][2],
+            command=("bash", "-c", script),
+            restart=None,
+        )
+        code, output = engines[node].run_to_completion(request)
+        if code != 0:
+            raise EngineError(f"node {node}: port check failed: {output.strip()}")
+        busy = {int(w) for w in output.split() if w.isdigit()}
+        return [
+            Check(
+                f"port {port} on {node}",
+                port not in busy,
+                f"{address}:{port} needed by {name} is "
+                + ("already in use" if port in busy else "free"),
+            )
+            for port, name, _ in wanted[node]
+        ]
+
+    results, errors = in_parallel(wanted, one)
+    raise_for_nodes("checking ports", errors)
+    return [check for node in sorted(results) for check in results[node]]
