@@ -246,14 +246,14 @@ class Applier:
         engine = self.engines[change.node]
         what = f"{change.node}/{change.name}"
         self.say(f"{what}: {change.action} ({'; '.join(change.reasons)})")
-        if change.action is Action.START:
-            engine.start(change.name)
-        else:
+        if change.action is not Action.START:
             if change.action is Action.RECREATE:
                 engine.remove_container(change.name)
+                self._did(change.node, f"removed the old {change.name}")
             engine.create_container(container_request(change.spec))
-            engine.start(change.name)
-        self._did(change.node, f"{change.action} {change.name}")
+            self._did(change.node, f"created {change.name}")
+        engine.start(change.name)
+        self._did(change.node, f"started {change.name}")
 
     def _did(self, node: str, what: str) -> None:
         with self._lock:
