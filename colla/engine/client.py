@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.constants
 import docker.errors
 import docker.tls
 import requests.exceptions
@@ -108,8 +109,7 @@ class Engine(ContainersMixin, TransferMixin):
                     ca_cert=endpoint.tls.ca,
                     verify=True,
                 )
-                base = f"https://{endpoint.host}:{endpoint.port}"
-                client = docker.DockerClient(base_url=base, tls=tls, timeout=timeout)
+                client = _tls_client(f"https://{endpoint.host}:{endpoint.port}", tls, timeout)
             client.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             if endpoint.kind == "ssh":
@@ -262,6 +262,25 @@ class Engine(ContainersMixin, TransferMixin):
                     self._client.api.remove_container(cid, force=True)
         text = logs.decode("utf-8", "replace") if isinstance(logs, bytes) else str(logs)
         return RunResult(exit_code=int(status.get("StatusCode", -1)), output=text)
+
+
+def _tls_client(base: str, tls: docker.tls.TLSConfig, timeout: int) -> Any:
+    """A client that verifies the engine against the node's CA, and only that CA.
+
+    requests lets REQUESTS_CA_BUNDLE (set on this machine) replace a session's CA for
+    every request unless the session ignores the environment, and the SDK's client
+    asks the engine's API version while it is constructed, before that can be set.
+    So: construct at the oldest API version (no request), ignore the environment,
+    ask the version, then construct again at that version.
+    """
+    minimum = docker.constants.MINIMUM_DOCKER_API_VERSION
+    probe = docker.DockerClient(base_url=base, tls=tls, timeout=timeout, version=minimum)
+    probe.api.trust_env = False
+    version = str(probe.api.version(api_version=False)["ApiVersion"])
+    probe.close()
+    client = docker.DockerClient(base_url=base, tls=tls, timeout=timeout, version=version)
+    client.api.trust_env = False
+    return client
 
 
 class _BytesReader:
