@@ -9,18 +9,21 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DOCKERD_LOG ?= /var/log/colla-dockerd.log
 CONFIG_DIR ?= /etc/colla
 
-.PHONY: setup venv host-packages engine base images aio test lint unit integration e2e bench clean
+.PHONY: setup venv host-packages engine base images aio aio-network test lint unit integration e2e bench clean
 
 setup: host-packages engine venv
 
 # Debian packages colla needs on the host: the engine, debootstrap for the offline base
-# image, docker-compose for the Compose round trip, python3-venv for the virtualenv.
+# image, docker-compose for the Compose round trip, chromium and its driver for the
+# dashboard test, python3-venv for the virtualenv.
 # Installed only when missing.
 host-packages:
 	@missing=""; \
 	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
 	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -56,9 +59,19 @@ base: setup
 images: base
 	$(COLLA) build --profile core
 
+# The all-in-one provider network's interface: one end of a veth pair (this kernel may
+# have no dummy interfaces). Created once; left alone when it exists.
+AIO_EXTERNAL_INTERFACE ?= colla-ext0
+aio-network:
+	@ip link show $(AIO_EXTERNAL_INTERFACE) >/dev/null 2>&1 || { \
+	  $(SUDO) ip link add $(AIO_EXTERNAL_INTERFACE) type veth peer name $(AIO_EXTERNAL_INTERFACE)p && \
+	  $(SUDO) ip link set $(AIO_EXTERNAL_INTERFACE)p up && \
+	  $(SUDO) ip link set $(AIO_EXTERNAL_INTERFACE) up && \
+	  echo "created $(AIO_EXTERNAL_INTERFACE) (veth) for the provider network"; }
+
 # The all-in-one cloud: images, an example config (kept if present), passwords, deploy,
 # credentials, and a check against the real APIs.
-aio: images
+aio: images aio-network
 	@[ -f $(CONFIG_DIR)/globals.yml ] || $(COLLA) init -c $(CONFIG_DIR)
 	$(COLLA) genpwd -c $(CONFIG_DIR)
 	$(COLLA) deploy -c $(CONFIG_DIR)
@@ -80,13 +93,13 @@ unit: venv
 integration: setup
 	$(VENV)/bin/pytest -q -m docker
 
-e2e: setup
+e2e: setup aio-network
 	$(VENV)/bin/pytest -q -m e2e
 
-test: setup lint
+test: setup lint aio-network
 	$(VENV)/bin/pytest -q
 
-bench: setup
+bench: setup aio-network
 	bench/build
 	bench/deploy --takeover
 

@@ -73,7 +73,7 @@ def load_project(
     globals_path = config_dir / "globals.yml"
     if not globals_path.is_file():
         raise BadInput(f"{globals_path}: no such file (run `colla init --config-dir {config_dir}`)")
-    globals_ = load_globals(globals_path, catalog.defaults())
+    globals_ = load_globals(globals_path, catalog.defaults(), catalog.parts())
     enabled = {name for name, on in globals_.enabled.items() if on}
     inventory_path = find_inventory(config_dir, inventory)
     inv = load_inventory(inventory_path) if inventory_path else all_in_one()

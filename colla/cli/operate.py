@@ -13,6 +13,7 @@ from rich.table import Table
 
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.deploy import deployment
+from colla.deploy.audit import audit as audit_rows
 from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
 from colla.deploy.desired import enabled_services
@@ -178,15 +179,56 @@ def destroy(
 
 
 def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
-    """Talk to the real APIs: token, catalog, image round trip, placement."""
+    """Talk to the real APIs: token, catalog, image round trip, placement, compute
+    services and hypervisors, network agents, and the dashboard's login page."""
     project, catalog = deployment.load(config_dir, inventory)
-    probes = run_checks(admin_auth(project, topology(project)), enabled_services(project, catalog))
+    topo = topology(project)
+    dashboard = f"http://{topo.internal_address}:80"
+    probes = run_checks(admin_auth(project, topo), enabled_services(project, catalog), dashboard)
     for probe in probes:
         mark = "[green]ok[/]  " if probe.ok else "[red]FAIL[/]"
         out.print(f"{mark} {probe.name:<22} {escape(probe.detail)} ({probe.seconds:.1f} s)")
     failed = [p.name for p in probes if not p.ok]
     if failed:
         raise CollaError(f"check failed: {', '.join(failed)}")
+
+
+def audit(
+    config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Per container: what it is granted beyond Docker's defaults, why, and whether the
+    running container has exactly that."""
+    engine = Engine.connect()
+    wanted = deployment.desired(config_dir, engine, inventory)
+    engines = deployment.engines_for(wanted.project, engine)
+    running = {
+        (node, spec.name): engines[node].grants(spec.name)
+        for node, specs in wanted.nodes.items()
+        for spec in specs.containers
+    }
+    rows = audit_rows(wanted.nodes, running)
+    if as_json:
+        out.print_json(json.dumps([vars(r) for r in rows]))
+    else:
+        table = Table(show_lines=True)
+        for column in ("container", "granted beyond Docker's defaults", "why", "running"):
+            table.add_column(column)
+        for r in rows:
+            colour = "green" if r.ok else "red"
+            table.add_row(
+                f"{r.node}/{r.container}",
+                "\n".join(r.granted),
+                escape(r.reason),
+                f"[{colour}]{escape(r.running)}[/]",
+            )
+        out.print(table)
+    differ = [f"{r.node}/{r.container}" for r in rows if not r.ok]
+    if differ:
+        raise CollaError(
+            f"audit: {len(differ)} container(s) differ from the catalog: {', '.join(differ)}"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -196,3 +238,4 @@ def register(app: typer.Typer) -> None:
     app.command()(stop)
     app.command()(destroy)
     app.command()(check)
+    app.command()(audit)

@@ -35,6 +35,15 @@ network_interface: "lo"
 # The address clients use to reach the APIs.
 kolla_internal_vip_address: "127.0.0.1"
 
+# Neutron's flat provider network ("physnet1", for router gateways and floating IPs)
+# is bridged to this interface on network hosts: a spare one, since the bridge takes
+# it over. `make aio` creates colla-ext0 as one end of a veth pair on this machine.
+neutron_external_interface: "colla-ext0"
+# The interface whose address carries tenant (vxlan) traffic; default network_interface.
+#tunnel_interface:
+# kvm, or qemu (software emulation); unset: kvm where this machine can run KVM guests.
+#nova_compute_virt_type:
+
 # Seconds a container may take to become healthy before a deploy fails.
 #colla_health_timeout: 300
 

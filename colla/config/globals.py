@@ -36,6 +36,13 @@ class Globals(pydantic.BaseModel):
     kolla_internal_vip_address: str | None = None
     docker_registry: str | None = None
     docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
+    # The interface on network hosts that carries the flat provider network ("physnet1");
+    # Neutron's router gateways and floating IPs live there.
+    neutron_external_interface: str | None = pydantic.Field(default=None, pattern=_INTERFACE)
+    # The interface whose address carries tenant (vxlan) traffic; default network_interface.
+    tunnel_interface: str | None = pydantic.Field(default=None, pattern=_INTERFACE)
+    # kvm or qemu (software emulation); unset: kvm where this machine can run KVM guests.
+    nova_compute_virt_type: Literal["kvm", "qemu"] | None = None
     colla_health_timeout: int = pydantic.Field(default=300, ge=10, le=3600)
     # The history of revisions (SQLite); relative paths are under the config directory.
     colla_history_path: str = "history.sqlite"
@@ -76,12 +83,16 @@ class Globals(pydantic.BaseModel):
         return value
 
 
-def load_globals(path: Path, services: Mapping[str, bool]) -> Globals:
+def load_globals(
+    path: Path, services: Mapping[str, bool], parts: Mapping[str, str] | None = None
+) -> Globals:
     """Read and validate globals.yml; ``services`` maps each known service to its default.
 
     Every ``enable_<service>`` key must name a known service; the result's
-    ``enabled`` holds every known service, with the defaults filled in.
+    ``enabled`` holds every known service, with the defaults filled in. ``parts`` maps
+    services that are part of another to that one: they have no key and follow it.
     """
+    parts = parts or {}
     raw = load_yaml_mapping(path)
     plain: dict[str, Any] = {}
     enabled = dict(services)
@@ -94,12 +105,19 @@ def load_globals(path: Path, services: Mapping[str, bool]) -> Globals:
             plain[name] = value
             continue
         service = name.removeprefix(_ENABLE_PREFIX)
+        if service in parts:
+            raise BadInput(
+                f"{path}: key '{name}': {service} is part of {parts[service]}; "
+                f"use enable_{parts[service]}"
+            )
         if service not in services:
             known = ", ".join(sorted(services)) or "none"
             raise BadInput(
                 f"{path}: key '{name}': colla does not know service '{service}' (known: {known})"
             )
         enabled[service] = _flag(path, name, value)
+    for part, whole in parts.items():
+        enabled[part] = enabled.get(whole, False)
     try:
         return Globals.model_validate({**plain, "enabled": enabled})
     except pydantic.ValidationError as e:

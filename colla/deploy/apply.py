@@ -178,7 +178,7 @@ class Applier:
             if not engine.remote:
                 for spec in specs.containers:
                     write_config_dir(Path(spec.config_dir), spec.files)
-                for steps in specs.tasks.values():
+                for steps in (*specs.tasks.values(), *specs.post.values()):
                     for task in steps:
                         write_config_dir(Path(task.config_dir), task.files)
                 continue
@@ -189,7 +189,8 @@ class Applier:
                 and c.spec is not None
                 and c.action in (Action.CREATE, Action.RECREATE)
             ]
-            todo += [t for svc, steps in specs.tasks.items() if svc in bootstrap for t in steps]
+            for tasks in (specs.tasks, specs.post):
+                todo += [t for svc, steps in tasks.items() if svc in bootstrap for t in steps]
             remote[node] = todo
 
         def write(node: str) -> None:
@@ -207,7 +208,8 @@ class Applier:
             engine = self.engines[node]
             existing = set(engine.all_volumes())
             wanted = {v for c in specs.containers for v, _ in c.volumes}
-            wanted |= {v for steps in specs.tasks.values() for t in steps for v, _ in t.volumes}
+            steps = (*specs.tasks.values(), *specs.post.values())
+            wanted |= {v for tasks in steps for t in tasks for v, _ in t.volumes}
             for volume in sorted(wanted - existing):
                 engine.create_volume(volume, {LABEL_MANAGED: "true"})
 
@@ -237,6 +239,13 @@ class Applier:
         _, errors = in_parallel(by_node, one)
         if errors:
             raise_for_nodes(service, {n: self._failed(n, e) for n, e in errors.items()})
+        if bootstrap:
+            for node, specs in self.nodes.items():
+                for task in specs.post.get(service, ()):
+                    try:
+                        self.run_task(node, task)
+                    except CollaError as e:
+                        raise self._failed(node, e) from e
         self.say(f"{service}: ready ({time.monotonic() - started:.1f} s)")
         if self.on_ready is not None:
             self.on_ready(service, changes)

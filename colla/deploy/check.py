@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import urllib.request
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,12 +41,18 @@ def _probe(name: str, action: Callable[[], str]) -> Probe:
     return Probe(name, True, detail, time.monotonic() - started)
 
 
-def run_checks(auth: dict[str, str], services: set[str]) -> list[Probe]:
-    """Token, catalog, and a probe per enabled API service."""
+def run_checks(
+    auth: dict[str, str], services: set[str], dashboard: str | None = None
+) -> list[Probe]:
+    """Token, catalog, a probe per enabled API service, and the dashboard's login page
+    at ``dashboard`` (a base URL) when Horizon is enabled."""
     # The SDK warns about its own future; an operator running a check cannot act on it.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _run_checks(auth, services)
+        probes = _run_checks(auth, services)
+    if "horizon" in services and dashboard is not None:
+        probes.append(_probe("dashboard", lambda: _dashboard(dashboard)))
+    return probes
 
 
 def _run_checks(auth: dict[str, str], services: set[str]) -> list[Probe]:
@@ -58,7 +65,9 @@ def _run_checks(auth: dict[str, str], services: set[str]) -> list[Probe]:
 
     def catalog() -> str:
         names = sorted(s.name for s in conn.identity.services())
-        wanted = {"keystone"} | {s for s in ("glance", "placement") if s in services}
+        wanted = {"keystone"} | {
+            s for s in ("glance", "placement", "nova", "neutron") if s in services
+        }
         missing = wanted - set(names)
         if missing:
             raise RuntimeError(f"catalog lacks {', '.join(sorted(missing))}")
@@ -69,7 +78,48 @@ def _run_checks(auth: dict[str, str], services: set[str]) -> list[Probe]:
         probes.append(_probe("image upload/download", lambda: _image_round_trip(conn)))
     if "placement" in services:
         probes.append(_probe("placement", lambda: _placement(conn)))
+    if "nova" in services:
+        probes.append(_probe("compute services", lambda: _compute(conn)))
+    if "neutron" in services:
+        probes.append(_probe("network agents", lambda: _network(conn)))
     return probes
+
+
+def _compute(conn: Any) -> str:
+    services = list(conn.compute.services())
+    down = [f"{s.binary}@{s.host}" for s in services if s.state != "up"]
+    binaries = {s.binary for s in services}
+    missing = {"nova-conductor", "nova-scheduler", "nova-compute"} - binaries
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(sorted(missing))}")
+    if down:
+        problems.append(f"down: {', '.join(down)}")
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    hypervisors = [h for h in conn.compute.hypervisors(details=True) if h.state == "up"]
+    if not hypervisors:
+        raise RuntimeError("no hypervisor is up")
+    names = ", ".join(sorted(h.name for h in hypervisors))
+    return f"{len(services)} services up; hypervisors up: {names}"
+
+
+def _network(conn: Any) -> str:
+    agents = list(conn.network.agents())
+    dead = [f"{a.agent_type}@{a.host}" for a in agents if not a.is_alive]
+    if not agents or dead:
+        raise RuntimeError(f"dead: {', '.join(dead)}" if dead else "no agent registered")
+    kinds = ", ".join(sorted({a.agent_type for a in agents}))
+    return f"{len(agents)} agents alive ({kinds})"
+
+
+def _dashboard(base: str) -> str:
+    url = base.rstrip("/") + "/auth/login/"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        body = response.read().decode("utf-8", "replace")
+    if "csrfmiddlewaretoken" not in body:
+        raise RuntimeError(f"GET {url}: no login form in the page")
+    return f"GET {url}: login form served"
 
 
 def _image_round_trip(conn: Any) -> str:

@@ -16,6 +16,7 @@ from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.prechecks import (
     Check,
     check_dependencies,
+    check_host_features,
     check_host_resources,
     check_ports,
     is_local,
@@ -181,4 +182,5 @@ def prepare(
     checks += check_ports(plan, topo.api_address, local)
     checks += nodes_module.check_remote_ports(plan, topo.api_address, engines)
     checks += check_host_resources(engine)
+    checks += check_host_features(project, topo)
     return Deployment(project, catalog, topo, nodes, plan, tuple(checks), engines)

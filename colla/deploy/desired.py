@@ -7,13 +7,12 @@ import hashlib
 import json
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
 
 from colla.config.ini import merge_ini
-from colla.config.inventory import Host
 from colla.deploy.services import (
     ALT_PORT_OFFSET,
     ContainerDef,
@@ -41,20 +40,17 @@ REGISTER_SCRIPT = "colla-register.py"
 
 @dataclass(frozen=True)
 class Topology:
-    """Where things are: each node's API address and the address clients use."""
+    """Where things are: each node's API address and the address clients use, plus
+    what prechecks found out about the hosts (tunnel addresses, the virt type)."""
 
     api_address: Mapping[str, str]
     internal_address: str
     database_address: str
-
-
-def service_hosts(project: Project, service: ServiceDef) -> tuple[Host, ...]:
-    """The hosts that run ``service``: the inventory's group named after the service when
-    there is one (kolla-ansible's ``[memcached:children]`` style), else the catalog's group.
-    """
-    inventory = project.inventory
-    group = service.name if service.name in inventory.groups else service.group
-    return inventory.hosts_in(group)
+    # Each node's address for tenant (vxlan) traffic; a missing node uses its API address.
+    tunnel_address: Mapping[str, str] = field(default_factory=dict)
+    virt_type: str = "kvm"
+    # "iptables" where the kernel filters bridged traffic (br_netfilter), else "noop".
+    firewall_driver: str = "iptables"
 
 
 def image_ref(project: Project, image: str, tag: str | None = None) -> str:
@@ -89,7 +85,7 @@ def _apis(project: Project, catalog: ServiceCatalog, topology: Topology) -> list
         service = catalog[name]
         for container in service.containers:
             if container.api_port:
-                hosts = service_hosts(project, service)
+                hosts = service.hosts(project.inventory)
                 apis.append(
                     {
                         "name": container.name.replace("_", "-"),
@@ -116,13 +112,14 @@ class _Renderer:
     ) -> None:
         self.project = project
         self.tag = tag
-        primary = next((c.api_port for c in service.containers if c.api_port), None)
-        # The API listens on its port, or on the alternate one (the upgrade's "b" slot).
-        self.api_port = None if primary is None else primary + (ALT_PORT_OFFSET if alt else 0)
+        # Each API listens on its port, or on the alternate one (the upgrade's "b" slot).
+        offset = ALT_PORT_OFFSET if alt else 0
+        self.ports = {c.name: c.api_port + offset for c in service.containers if c.api_port}
+        self.api_port = next(iter(self.ports.values()), None)
         self.catalog = catalog
         self.service = service
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(service.directory)),
+            loader=jinja2.FileSystemLoader([str(d) for d in service.directories]),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
@@ -131,7 +128,13 @@ class _Renderer:
         )
         self.env.filters.update(sql=_sql, shell=_shell, rabbitmq_hash=_rabbitmq_hash)
         enabled = project.globals.enabled
-        memcached = service_hosts(project, catalog["memcached"]) if enabled.get("memcached") else ()
+        memcached = (
+            catalog["memcached"].hosts(project.inventory) if enabled.get("memcached") else ()
+        )
+        rabbitmq = catalog["rabbitmq"].hosts(project.inventory) if enabled.get("rabbitmq") else ()
+        rabbit_password = urllib.parse.quote(
+            project.passwords.values.get("rabbitmq_password", ""), safe=""
+        )
         self.base_context: dict[str, Any] = {
             "service": service.name,
             "passwords": dict(project.passwords.values),
@@ -146,13 +149,27 @@ class _Renderer:
             "internal_address": topology.internal_address,
             "apis": _apis(project, catalog, topology),
             "api_port": self.api_port,
+            "ports": self.ports,
+            "transport_url": "rabbit://"
+            + ",".join(
+                f"openstack:{rabbit_password}@{topology.api_address[h.name]}:5672" for h in rabbitmq
+            )
+            + "/",
+            "virt_type": topology.virt_type,
+            "firewall_driver": topology.firewall_driver,
+            "compute_hosts": [h.name for h in project.inventory.hosts_in("compute")],
             "database_url": self.database_url,
             "authtoken": self.authtoken,
+            "credentials": self.credentials,
         }
         self.topology = topology
+        self.network_hosts = {h.name for h in project.inventory.hosts_in("network")}
 
     def database_url(self, name: str) -> str:
-        for db in self.service.databases:
+        """The connection URL of one of the service's (or its whole's) databases."""
+        whole = self.service.part_of
+        databases = (*self.service.databases, *(self.catalog[whole].databases if whole else ()))
+        for db in databases:
             if db.name == name:
                 password = urllib.parse.quote(self.project.passwords[db.password], safe="")
                 return (
@@ -162,15 +179,23 @@ class _Renderer:
         raise BadInput(f"service {self.service.name} declares no database '{name}'")
 
     def authtoken(self, name: str) -> str:
+        """The [keystone_authtoken] section of service ``name``'s API."""
+        return self.credentials(
+            name,
+            "keystone_authtoken",
+            www_authenticate_uri=self.base_context["keystone_public_url"],
+            memcached_servers=self.base_context["memcache_servers"],
+        )
+
+    def credentials(self, name: str, section: str, **extra: str) -> str:
+        """A config section holding service ``name``'s Keystone user and password."""
         keystone = self.catalog[name].keystone
         if keystone is None:
             raise BadInput(f"service {name} has no keystone registration")
-        url = self.base_context["keystone_internal_url"]
         lines = [
-            "[keystone_authtoken]",
-            f"www_authenticate_uri = {self.base_context['keystone_public_url']}",
-            f"auth_url = {url}",
-            f"memcached_servers = {self.base_context['memcache_servers']}",
+            f"[{section}]",
+            *(f"{k} = {v}" for k, v in extra.items()),
+            f"auth_url = {self.base_context['keystone_internal_url']}",
             "auth_type = password",
             "project_domain_name = Default",
             "user_domain_name = Default",
@@ -180,18 +205,33 @@ class _Renderer:
         ]
         return "\n".join(lines) + "\n"
 
-    def context(self, node: str) -> dict[str, Any]:
-        return {**self.base_context, "node": node, "api_address": self.topology.api_address[node]}
+    def context(self, node: str, container: str | None = None) -> dict[str, Any]:
+        return {
+            **self.base_context,
+            "node": node,
+            "api_address": self.topology.api_address[node],
+            "tunnel_address": self.topology.tunnel_address.get(
+                node, self.topology.api_address[node]
+            ),
+            "container": container,
+            "api_port": self.ports.get(container or "", self.api_port),
+            # The provider network's interface, on network hosts only.
+            "external_interface": (
+                self.project.globals.neutron_external_interface
+                if node in self.network_hosts
+                else None
+            ),
+        }
 
-    def text(self, source: str, node: str, what: str) -> str:
+    def text(self, source: str, node: str, what: str, container: str | None = None) -> str:
         try:
-            return self.env.from_string(source).render(self.context(node))
+            return self.env.from_string(source).render(self.context(node, container))
         except jinja2.TemplateError as e:
             raise BadInput(f"{self.service.directory / 'service.yaml'}: {what}: {e}") from None
 
     def file(self, item: FileDef, node: str, container: str) -> RenderedFile:
         try:
-            content = self.env.get_template(item.template).render(self.context(node))
+            content = self.env.get_template(item.template).render(self.context(node, container))
         except jinja2.TemplateSyntaxError as e:
             raise BadInput(f"{e.filename}:{e.lineno}: template syntax error: {e.message}") from None
         except jinja2.TemplateError as e:
@@ -223,7 +263,7 @@ def _config_json(
 
 def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) -> ContainerSpec:
     files = [r.file(f, node, item.name) for f in item.config]
-    command = r.text(item.command, node, f"{item.name} command")
+    command = r.text(item.command, node, f"{item.name} command", item.name)
     files.append(_config_json(command, files, item.permissions, item.user))
     health = item.healthcheck
     ref = image_ref(project, item.image, r.tag)
@@ -238,19 +278,19 @@ def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) ->
         volumes=tuple(sorted(item.volumes.items())),
         environment=tuple(
             sorted(
-                (k, r.text(v, node, f"{item.name} environment {k}"))
+                (k, r.text(v, node, f"{item.name} environment {k}", item.name))
                 for k, v in item.environment.items()
             )
         ),
         healthcheck=Healthcheck(
-            test=r.text(health.test, node, f"{item.name} healthcheck"),
+            test=r.text(health.test, node, f"{item.name} healthcheck", item.name),
             interval=health.interval,
             timeout=health.timeout,
             retries=health.retries,
             start_period=health.start_period,
         ),
         privileges=Privileges(**item.privileges.model_dump()),
-        ports=((r.api_port,) if r.api_port and item.api_port else ()) + item.ports,
+        ports=((r.ports[item.name],) if item.name in r.ports else ()) + item.ports,
     )
 
 
@@ -382,11 +422,14 @@ def desired_state(
     node_tags = node_tags or {}
     containers: dict[str, list[ContainerSpec]] = {n: [] for n in project.inventory.hosts}
     tasks: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
+    post: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
     for name in sorted(enabled_services(project, catalog)):
         service = catalog[name]
-        hosts = service_hosts(project, service)
+        hosts = service.hosts(project.inventory)
         if not hosts:
-            raise BadInput(f"inventory: no host in group '{service.group}' for service {name}")
+            raise BadInput(
+                f"inventory: no host in group(s) {', '.join(service.groups)} for service {name}"
+            )
         renderer = _Renderer(project, catalog, topology, service, tags.get(name), name in alt)
         renderers = {tags.get(name): renderer}
         for host in hosts:
@@ -396,7 +439,7 @@ def desired_state(
             for item in service.containers:
                 containers[host.name].append(_container(renderers[tag], project, host.name, item))
         # Bootstrap runs once per cloud, on the service's first host.
-        first = hosts[0].name
+        first = service.first_host(project.inventory).name
         steps: list[TaskSpec] = []
         if service.databases:
             steps.append(_database_task(project, catalog, topology, service, first, tags))
@@ -404,8 +447,17 @@ def desired_state(
             steps.append(_register_task(project, topology, service, first, tags.get(name)))
         steps.extend(_task(renderer, project, first, item) for item in service.bootstrap)
         tasks[first][name] = tuple(steps)
+        if service.post_start:
+            post[first][name] = tuple(
+                _task(renderer, project, first, i) for i in service.post_start
+            )
     return {
-        node: NodeSpecs(node, tuple(sorted(containers[node], key=lambda c: c.name)), tasks[node])
+        node: NodeSpecs(
+            node,
+            tuple(sorted(containers[node], key=lambda c: c.name)),
+            tasks[node],
+            post[node],
+        )
         for node in project.inventory.hosts
     }
 
@@ -422,6 +474,10 @@ def resolve_images(
                 svc: tuple(replace(t, image_id=image_ids[t.image]) for t in steps)
                 for svc, steps in specs.tasks.items()
             },
+            {
+                svc: tuple(replace(t, image_id=image_ids[t.image]) for t in steps)
+                for svc, steps in specs.post.items()
+            },
         )
         for node, specs in nodes.items()
     }
@@ -432,7 +488,7 @@ def image_refs(nodes: Mapping[str, NodeSpecs]) -> set[str]:
     refs: set[str] = set()
     for specs in nodes.values():
         refs.update(c.image for c in specs.containers)
-        for steps in specs.tasks.values():
+        for steps in (*specs.tasks.values(), *specs.post.values()):
             refs.update(t.image for t in steps)
     return refs
 
@@ -446,7 +502,7 @@ def upgrade_tasks(
 ) -> tuple[tuple[TaskSpec, ...], tuple[TaskSpec, ...]]:
     """A service's migrate and contract tasks from the (new) image tag, on its first host."""
     definition = catalog[service]
-    node = service_hosts(project, definition)[0].name
+    node = definition.first_host(project.inventory).name
     renderer = _Renderer(project, catalog, topology, definition, tag)
     migrate = tuple(_task(renderer, project, node, t) for t in definition.upgrade.migrate)
     contract = tuple(_task(renderer, project, node, t) for t in definition.upgrade.contract)
@@ -468,7 +524,7 @@ def backup_tasks(
     and a query of their schema versions (alembic), which tells whether a migration
     changed anything."""
     definition = catalog[service]
-    node = service_hosts(project, catalog["mariadb"])[0].name
+    node = catalog["mariadb"].first_host(project.inventory).name
     mariadb = _Renderer(project, catalog, topology, catalog["mariadb"])
     client = RenderedFile(
         "client.cnf",

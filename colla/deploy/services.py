@@ -14,6 +14,7 @@ from typing import Literal
 
 import pydantic
 
+from colla.config.inventory import Host, Inventory
 from colla.errors import BadInput
 from colla.yamlfile import describe_validation_error, load_yaml_mapping
 
@@ -133,8 +134,12 @@ class UpgradeDef(_Model):
 
 class _ServiceData(_Model):
     description: str = ""
-    group: str = "control"
+    # The inventory group(s) whose hosts run the containers; bootstrap runs on the first.
+    group: str | tuple[str, ...] = "control"
     enabled_by_default: bool = True
+    # A part of another service: no enable_ key of its own, enabled with that service,
+    # and its templates may come from that service's directory too.
+    part_of: str | None = None
     depends_on: tuple[str, ...] = ()
     # Ordering only: when these services are enabled too, they come first.
     after: tuple[str, ...] = ()
@@ -142,6 +147,8 @@ class _ServiceData(_Model):
     databases: tuple[DatabaseDef, ...] = ()
     keystone: EndpointDef | None = None
     bootstrap: tuple[TaskDef, ...] = ()
+    # Steps run once the containers are healthy (e.g. mapping new compute hosts).
+    post_start: tuple[TaskDef, ...] = ()
     upgrade: UpgradeDef = UpgradeDef()
     containers: tuple[ContainerDef, ...]
 
@@ -153,16 +160,50 @@ class ServiceDef:
     name: str
     directory: Path
     description: str
-    group: str
+    groups: tuple[str, ...]
     enabled_by_default: bool
+    part_of: str | None
     depends_on: tuple[str, ...]
     after: tuple[str, ...]
     passwords: tuple[str, ...]
     databases: tuple[DatabaseDef, ...]
     keystone: EndpointDef | None
     bootstrap: tuple[TaskDef, ...]
+    post_start: tuple[TaskDef, ...]
     upgrade: UpgradeDef
     containers: tuple[ContainerDef, ...]
+
+    @property
+    def group(self) -> str:
+        """The first of the service's groups (its bootstrap runs on that group's hosts)."""
+        return self.groups[0]
+
+    @property
+    def directories(self) -> tuple[Path, ...]:
+        """Where its templates are looked up: its own directory, then its parent's."""
+        if self.part_of is None:
+            return (self.directory,)
+        return (self.directory, self.directory.parent / self.part_of)
+
+    def hosts(self, inventory: Inventory) -> tuple[Host, ...]:
+        """The hosts that run this service: the inventory's group named after the service
+        when there is one (kolla-ansible's ``[memcached:children]``), else every host of
+        any of its groups, by name."""
+        if self.name in inventory.groups:
+            return inventory.hosts_in(self.name)
+        found = {h.name: h for g in self.groups for h in inventory.hosts_in(g)}
+        return tuple(found[name] for name in sorted(found))
+
+    def first_host(self, inventory: Inventory) -> Host:
+        """The host its bootstrap steps run on: the first of its first group's hosts (of
+        the group named after it, when the inventory has one)."""
+        own = inventory.hosts_in(self.name) if self.name in inventory.groups else ()
+        hosts = own or inventory.hosts_in(self.group) or self.hosts(inventory)
+        if not hosts:
+            raise BadInput(
+                f"inventory: no host in group(s) {', '.join(self.groups)} for service {self.name}"
+            )
+        return hosts[0]
 
 
 @dataclass(frozen=True)
@@ -176,8 +217,15 @@ class ServiceCatalog:
         return self.services[name]
 
     def defaults(self) -> dict[str, bool]:
-        """Service name → enabled by default (for ``enable_<service>`` keys)."""
-        return {name: s.enabled_by_default for name, s in self.services.items()}
+        """Service name → enabled by default (for ``enable_<service>`` keys); parts of
+        another service have no key of their own."""
+        return {
+            name: s.enabled_by_default for name, s in self.services.items() if s.part_of is None
+        }
+
+    def parts(self) -> dict[str, str]:
+        """Service name → the service it is part of (and is enabled with)."""
+        return {name: s.part_of for name, s in self.services.items() if s.part_of is not None}
 
     def sorter(self, names: set[str]) -> graphlib.TopologicalSorter[str]:
         """A prepared sorter over ``names`` by their dependencies within ``names``."""
@@ -229,15 +277,22 @@ def load_services(root: Path | None = None) -> ServiceCatalog:
         for item in (
             *data.containers,
             *data.bootstrap,
+            *data.post_start,
             *data.upgrade.migrate,
             *data.upgrade.contract,
         ):
             for file in item.config:
-                if not (index.parent / file.template).is_file():
+                places = [index.parent]
+                if data.part_of:
+                    places.append(root / data.part_of)
+                if not any((place / file.template).is_file() for place in places):
                     raise BadInput(f"{index}: {item.name}: template {file.template} is missing")
-        services[name] = ServiceDef(name=name, directory=index.parent, **dict(data))
+        fields = dict(data)
+        group = fields.pop("group")
+        groups = (group,) if isinstance(group, str) else tuple(group)
+        services[name] = ServiceDef(name=name, directory=index.parent, groups=groups, **fields)
     for service in services.values():
-        for dep in service.depends_on:
+        for dep in (*service.depends_on, *filter(None, [service.part_of])):
             if dep not in services:
                 raise BadInput(f"{service.directory / 'service.yaml'}: unknown dependency '{dep}'")
     catalog = ServiceCatalog(root=root, services=services)

@@ -64,9 +64,9 @@ class Privileges:
 
     def granted(self) -> list[str]:
         """Human-readable grants, empty when the container gets Docker's defaults only."""
-        grants = [f"cap_add {c}" for c in self.cap_add]
-        grants += [f"security_opt {o}" for o in self.security_opt]
-        grants += [f"device {d}" for d in self.devices]
+        grants = [f"cap_add {c}" for c in sorted(self.cap_add)]
+        grants += [f"security_opt {o}" for o in sorted(self.security_opt)]
+        grants += [f"device {d}" for d in sorted(self.devices)]
         grants += [f"{k} host" for k, v in (("pid", self.pid_mode), ("ipc", self.ipc_mode)) if v]
         return grants
 
@@ -137,6 +137,8 @@ class NodeSpecs:
     node: str
     containers: tuple[ContainerSpec, ...]
     tasks: Mapping[str, tuple[TaskSpec, ...]]  # service → its bootstrap tasks, in order
+    # service → steps run once its containers are healthy (after a bootstrap)
+    post: Mapping[str, tuple[TaskSpec, ...]] = field(default_factory=dict)
 
 
 def spec_to_dict(spec: ContainerSpec) -> dict[str, Any]:

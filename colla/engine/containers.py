@@ -77,6 +77,39 @@ class ContainerRequest:
     publish: Mapping[int, tuple[str, int]] = field(default_factory=dict)  # port → (ip, port)
 
 
+@dataclass(frozen=True)
+class Grants:
+    """What a container was actually created with beyond Docker's defaults."""
+
+    network_mode: str
+    privileged: bool
+    cap_add: tuple[str, ...]
+    cap_drop: tuple[str, ...]
+    security_opt: tuple[str, ...]
+    devices: tuple[str, ...]
+    pid_mode: str
+    ipc_mode: str
+    unmasked_paths: bool
+
+    @classmethod
+    def from_inspect(cls, attrs: dict[str, Any]) -> Grants:
+        """Parse the HostConfig of ``docker container inspect``."""
+        host = attrs.get("HostConfig") or {}
+        security = tuple(host.get("SecurityOpt") or ())
+        return cls(
+            network_mode=str(host.get("NetworkMode") or "default"),
+            privileged=bool(host.get("Privileged")),
+            cap_add=tuple(sorted(c.removeprefix("CAP_") for c in host.get("CapAdd") or ())),
+            cap_drop=tuple(sorted(c.removeprefix("CAP_") for c in host.get("CapDrop") or ())),
+            security_opt=tuple(sorted(o.replace(":", "=", 1) for o in security)),
+            devices=tuple(sorted(str(d.get("PathOnHost")) for d in host.get("Devices") or ())),
+            pid_mode=str(host.get("PidMode") or ""),
+            ipc_mode=str(host.get("IpcMode") or ""),
+            # An empty list (not a missing key) is what unmasks /proc.
+            unmasked_paths=host.get("MaskedPaths") == [],
+        )
+
+
 class ContainersMixin:
     """Container and volume calls; needs ``self._client`` (a docker.DockerClient)."""
 
@@ -100,6 +133,15 @@ class ContainersMixin:
         """Inspect a container by name or ID; None when there is none."""
         try:
             return ContainerInfo.from_inspect(self._client.api.inspect_container(name))
+        except docker.errors.NotFound:
+            return None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise EngineError(f"inspect container {name}: {e}") from e
+
+    def grants(self, name: str) -> Grants | None:
+        """What a container was granted (host config); None when there is none."""
+        try:
+            return Grants.from_inspect(self._client.api.inspect_container(name))
         except docker.errors.NotFound:
             return None
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:

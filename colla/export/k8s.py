@@ -97,6 +97,23 @@ def _security(spec: ContainerSpec) -> dict[str, Any]:
     return context
 
 
+def _placement(groups: tuple[str, ...]) -> dict[str, Any]:
+    """Pods go to nodes labelled with the service's group (any of them, when several)."""
+    if len(groups) == 1:
+        return {"nodeSelector": {f"colla.io/{groups[0]}": "true"}}
+    terms = [
+        {"matchExpressions": [{"key": f"colla.io/{g}", "operator": "In", "values": ["true"]}]}
+        for g in groups
+    ]
+    return {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}
+            }
+        }
+    }
+
+
 def _probe(spec: ContainerSpec, delay: int) -> dict[str, Any] | None:
     h = spec.healthcheck
     if h is None:
@@ -159,6 +176,17 @@ class _Generator:
                 volumes.append({"name": vname, "emptyDir": {}})
             elif kind == "StatefulSet":
                 claims.append(_claim(vname))
+            elif kind == "DaemonSet":
+                # A node-level agent keeps its state on its node, as on Docker.
+                volumes.append(
+                    {
+                        "name": vname,
+                        "hostPath": {
+                            "path": f"/var/lib/colla/{volume}",
+                            "type": "DirectoryOrCreate",
+                        },
+                    }
+                )
             else:
                 self.add(
                     spec.service,
@@ -192,7 +220,7 @@ class _Generator:
         pod: dict[str, Any] = {
             "hostNetwork": True,
             "dnsPolicy": "ClusterFirstWithHostNet",
-            "nodeSelector": {f"colla.io/{self.catalog[spec.service].group}": "true"},
+            **_placement(self.catalog[spec.service].groups),
             "containers": [{k: v for k, v in main.items() if v != []}],
             "volumes": volumes,
         }

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from colla.deploy.deployment import Desired, desired
-from colla.deploy.desired import backup_tasks, service_hosts, upgrade_tasks
+from colla.deploy.desired import backup_tasks, upgrade_tasks
 from colla.deploy.services import ALT_PORT_OFFSET
 from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict
 from colla.engine import Engine
@@ -102,7 +102,7 @@ def _haproxy(
 ) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
     """Backends and servers (old slot, new slot) of a service's APIs."""
     found = []
-    hosts = service_hosts(wanted.project, wanted.catalog[service])
+    hosts = wanted.catalog[service].hosts(wanted.project.inventory)
     for container in wanted.catalog[service].containers:
         if container.api_port:
             backend = container.name.replace("_", "-")

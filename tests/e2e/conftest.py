@@ -7,6 +7,7 @@ The tier deploys with the default config directory (``/etc/colla``, or
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from colla.cli.app import run
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 
@@ -39,6 +41,20 @@ def openstack(config_dir: Path, *args: str) -> str:
     )
     assert result.returncode == 0, f"openstack {' '.join(args)}: {result.stderr}"
     return result.stdout
+
+
+def assert_refused(
+    engine: Engine, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``colla args`` fails with one line matching ``message`` and changes nothing."""
+    before = engine_state(engine)
+    code = run(args)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert re.search(message, err), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert engine_state(engine) == before
 
 
 @pytest.fixture

@@ -41,9 +41,22 @@ def test_all_in_one_containers_and_bootstrap_order(config_dir: Path) -> None:
     node = desired_state(_project(config_dir), load_services(), TOPOLOGY)["localhost"]
     assert [c.name for c in node.containers] == [
         "glance_api",
+        "horizon",
         "keystone",
         "mariadb",
         "memcached",
+        "neutron_dhcp_agent",
+        "neutron_l3_agent",
+        "neutron_linuxbridge_agent",
+        "neutron_metadata_agent",
+        "neutron_server",
+        "nova_api",
+        "nova_compute",
+        "nova_conductor",
+        "nova_libvirt",
+        "nova_metadata",
+        "nova_novncproxy",
+        "nova_scheduler",
         "placement_api",
         "rabbitmq",
     ]
@@ -132,4 +145,6 @@ def test_shipped_service_catalog_orders_dependencies() -> None:
     levels = catalog.levels(set(catalog.services))
     assert levels[0] == ["haproxy", "mariadb", "memcached", "rabbitmq"]
     assert levels[1] == ["keystone"]
-    assert levels[2] == ["glance", "placement"]
+    assert levels[2] == ["glance", "neutron", "placement"]
+    assert levels[3] == ["neutron_linuxbridge", "nova"]
+    assert levels[4] == ["horizon", "neutron_agents", "nova_compute"]

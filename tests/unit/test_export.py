@@ -141,6 +141,7 @@ def test_every_manifest_validates_against_kubernetes_schemas(config_dir: Path) -
         "Secret",
         "Deployment",
         "StatefulSet",
+        "DaemonSet",
         "Service",
         "Job",
         "PersistentVolumeClaim",
@@ -151,7 +152,9 @@ def test_manifest_structure(config_dir: Path) -> None:
     objects = _k8s(config_dir)
     nodes, secrets = _nodes(config_dir)
     specs = {c.name.replace("_", "-"): c for c in nodes["localhost"].containers}
-    workloads = [o for o in objects.values() if o["kind"] in ("Deployment", "StatefulSet")]
+    workloads = [
+        o for o in objects.values() if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet")
+    ]
     assert {o["metadata"]["name"] for o in workloads} == set(specs)
     for obj in workloads:
         spec = specs[obj["metadata"]["name"]]
@@ -160,11 +163,15 @@ def test_manifest_structure(config_dir: Path) -> None:
         assert container["image"] == spec.image
         assert template["metadata"]["annotations"]["colla.io/image-id"] == spec.image_id
         assert template["metadata"]["annotations"]["colla.io/config-hash"] == spec.spec_hash
-        assert container["securityContext"] == {"privileged": False}
+        security = container["securityContext"]
+        assert security["privileged"] is False
+        # Exactly the capabilities the catalog grants, nothing more.
+        assert security.get("capabilities", {}).get("add", []) == list(spec.privileges.cap_add)
         assert template["spec"]["hostNetwork"] is True
     kinds = {o["metadata"]["name"]: o["kind"] for o in workloads}
     assert kinds["mariadb"] == kinds["rabbitmq"] == "StatefulSet"
     assert kinds["keystone"] == "Deployment"
+    assert kinds["nova-compute"] == kinds["neutron-linuxbridge-agent"] == "DaemonSet"
     for obj in objects.values():
         if obj["kind"] == "ConfigMap":
             text = yaml.safe_dump(obj)
