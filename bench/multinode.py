@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from colla.cli.app import run
+from colla.deploy.services import load_services
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.engine.endpoint import Endpoint
@@ -24,7 +25,7 @@ from colla.lab.files import inventory_text
 from colla.lab.settings import lab_settings
 
 NAME = "colla-bench"
-SUBNET = "10.213.44.0/24"
+SUBNET = "10.213.60.0/24"  # and .61.0/24 for its second network
 SERVICES = ("mariadb", "memcached", "rabbitmq")
 
 
@@ -80,23 +81,25 @@ def main() -> int:
     parser.add_argument("--log-dir", default=f"/tmp/{NAME}-logs", help="The deploys' output.")
     args = parser.parse_args()
     state = Path(args.state_dir)
+    settings = lab_settings(name=NAME, subnet=SUBNET, nodes=3, state_dir=state)
     up = ["lab", "up", "--nodes", "3", "--name", NAME, "--subnet", SUBNET]
     if run([*up, "--image", args.image, "--state-dir", str(state)]) != 0:
         return 1
     try:
         enabled = "".join(
             f"enable_{s}: {'true' if s in SERVICES else 'false'}\n"
-            for s in ("mariadb", "memcached", "rabbitmq", "keystone", "glance", "placement")
+            for s in sorted(load_services().defaults())
         )
         (state / "globals.yml").write_text(
-            '---\nnetwork_interface: "eth0"\nkolla_internal_vip_address: "10.213.44.11"\n'
-            f"docker_namespace: {args.namespace}\nenable_haproxy: false\n{enabled}"
+            f'---\nnetwork_interface: "eth0"\n'
+            f'kolla_internal_vip_address: "{settings.node_address("node1")}"\n'
+            f"docker_namespace: {args.namespace}\n{enabled}"
         )
         if run(["genpwd", "-c", str(state)]) != 0:
             return 1
         one, three = _inventory(state, 1), _inventory(state, 3)
         engines = {
-            f"node{i}": _node_engine(state, f"10.213.44.{10 + i}", f"node{i}") for i in (1, 2, 3)
+            n: _node_engine(state, settings.node_address(n), n) for n in settings.node_names()
         }
         for node in engines:
             refs = [f"{args.namespace}/{s}:zed" for s in SERVICES]

@@ -92,7 +92,10 @@ def globals_text(settings: LabSettings) -> str:
     first = settings.node_address("node1")
     return (
         f"---\n# colla globals for lab {settings.name}, written by `colla lab up` once.\n"
-        '# Inside a lab node the management interface is eth0.\nnetwork_interface: "eth0"\n'
+        "# Inside a lab node the management interface is eth0; eth1 is spare, for the\n"
+        "# provider network. Lab nodes have no /dev/kvm: guests are emulated.\n"
+        'network_interface: "eth0"\nneutron_external_interface: "eth1"\n'
+        'nova_compute_virt_type: "qemu"\n'
         f'kolla_internal_vip_address: "{first}"\n'
         "# Nodes pull images from the lab's registry (`colla registry up`, then\n"
         "# `colla build --push 127.0.0.1:4000`); without it, use `colla images send`.\n"

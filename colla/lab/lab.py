@@ -135,14 +135,16 @@ class Lab:
         for volume in self.engine.volumes(label):
             self.engine.remove_volume(volume)
             removed.append(f"volume {volume}")
-        network = self.engine.network(s.network)
-        if network is not None:
+        for name in (s.network, s.external_network):
+            network = self.engine.network(name)
+            if network is None:
+                continue
             if (network.get("Labels") or {}).get(LABEL_LAB) != s.name:
-                raise CollaError(f"network {s.network} is not the lab's; left alone")
+                raise CollaError(f"network {name} is not the lab's; left alone")
             for endpoint in (network.get("Containers") or {}).values():
-                self.engine.disconnect_network(str(endpoint.get("Name", "")), s.network)
-            self.engine.remove_network(s.network)
-            removed.append(f"network {s.network}")
+                self.engine.disconnect_network(str(endpoint.get("Name", "")), name)
+            self.engine.remove_network(name)
+            removed.append(f"network {name}")
         if s.state_dir.exists():
             shutil.rmtree(s.state_dir)
             removed.append(f"state {s.state_dir}")
@@ -156,18 +158,19 @@ class Lab:
 
     def _ensure_network(self) -> None:
         s = self.settings
-        network = self.engine.network(s.network)
-        if network is None:
-            self.engine.create_network(s.network, str(s.subnet), {LABEL_LAB: s.name})
-            return
-        if (network.get("Labels") or {}).get(LABEL_LAB) != s.name:
-            raise BadInput(f"network {s.network} exists and is not lab {s.name}'s; choose --name")
-        subnets = [c.get("Subnet") for c in (network.get("IPAM") or {}).get("Config") or []]
-        if str(s.subnet) not in subnets:
-            raise BadInput(
-                f"lab {s.name}: its network {s.network} has subnet {', '.join(map(str, subnets))}, "
-                f"not {s.subnet}; run `colla lab down` first to change it"
-            )
+        for name, subnet in ((s.network, s.subnet), (s.external_network, s.external_subnet)):
+            network = self.engine.network(name)
+            if network is None:
+                self.engine.create_network(name, str(subnet), {LABEL_LAB: s.name})
+                continue
+            if (network.get("Labels") or {}).get(LABEL_LAB) != s.name:
+                raise BadInput(f"network {name} exists and is not lab {s.name}'s; choose --name")
+            subnets = [c.get("Subnet") for c in (network.get("IPAM") or {}).get("Config") or []]
+            if str(subnet) not in subnets:
+                raise BadInput(
+                    f"lab {s.name}: its network {name} has subnet "
+                    f"{', '.join(map(str, subnets))}, not {subnet}; run `colla lab down` first"
+                )
 
     def _ensure_node(self, node: str, client_key: files.KeyPair) -> NodeState:
         s = self.settings
@@ -184,6 +187,8 @@ class Lab:
         host_key = files.host_key(s, node)
         self.engine.create_volume(node_volume(s, node), {LABEL_LAB: s.name, LABEL_NODE: node})
         self.engine.create_container(node_request(s, node))
+        # Connected before the first start, it is the node's eth1.
+        self.engine.connect_network(name, s.external_network)
         entries = (
             ("etc/ssh", [FileEntry("ssh_host_ed25519_key", host_key.private, 0o600)], 0o755),
             ("root/.ssh", [FileEntry("authorized_keys", client_key.public, 0o600)], 0o700),

@@ -49,6 +49,19 @@ class LabSettings(pydantic.BaseModel):
         return self.name
 
     @property
+    def external_network(self) -> str:
+        """The second network: each node's eth1, a spare interface for Neutron's provider
+        network (neutron_external_interface), which would lose its address to a bridge."""
+        return f"{self.name}-ext"
+
+    @property
+    def external_subnet(self) -> ipaddress.IPv4Network:
+        """The second network's subnet: the block right after the lab's subnet."""
+        return ipaddress.IPv4Network(
+            (int(self.subnet.network_address) + self.subnet.num_addresses, self.subnet.prefixlen)
+        )
+
+    @property
     def registry_address(self) -> str:
         """The registry's address on the lab network (what nodes pull from)."""
         return str(self.subnet.network_address + REGISTRY_HOST)

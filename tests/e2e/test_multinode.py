@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 NAME = "colla-e2e"
-SUBNET = "10.213.43.0/24"
+SUBNET = "10.213.50.0/24"  # and .51.0/24 for its second network
 NAMESPACE = "colla-lab"
 LAB_IMAGE = f"{NAMESPACE}/lab-node:zed"
 REGISTRY_IMAGE = f"{NAMESPACE}/registry:zed"
@@ -40,6 +40,10 @@ STATE = Path(os.environ.get("COLLA_E2E_LAB_DIR", "/tmp/colla-e2e-multinode"))
 # (`lab up` rewrites its own inventory, so additions live here).
 CONFIG = STATE.with_name(STATE.name + "-config")
 SERVICE_GROUPS = "\n[memcached:children]\ncontrol\ncompute\n"
+# The core cloud and memcached; compute and network services wait for a lab test of
+# their own (they need the full image set in the lab registry).
+SERVICES = "enable_nova: false\nenable_neutron: false\nenable_horizon: false\n"
+SETTINGS = lab_settings(name=NAME, subnet=SUBNET, nodes=3, state_dir=STATE)
 
 
 def _build(*args: str) -> None:
@@ -58,7 +62,7 @@ class Lab:
     local: Engine
 
     def node(self, name: str) -> Engine:
-        address = f"10.213.43.{10 + int(name.removeprefix('node'))}"
+        address = SETTINGS.node_address(name)
         return Engine.connect_endpoint(
             Endpoint(
                 name,
@@ -81,10 +85,9 @@ def lab() -> Iterator[Lab]:
     local = Engine.connect()
     started_registry = local.container("colla-registry") is None
     _build("^lab-node$", "^registry$")
-    settings = lab_settings(name=NAME, subnet=SUBNET, nodes=3, state_dir=STATE)
     try:
         assert run(["registry", "up", "--image", REGISTRY_IMAGE, "--name", NAME]) == 0
-        _build("--profile", "core", "--push", "127.0.0.1:4000")
+        _build("--profile", "control", "--push", "127.0.0.1:4000")
         _build("^memcached$", "--tag", "zed-2", "--push", "127.0.0.1:4000")
         up = ["lab", "up", "--nodes", "3", "--name", NAME, "--subnet", SUBNET]
         assert run([*up, "--image", LAB_IMAGE, "--state-dir", str(STATE)]) == 0
@@ -92,17 +95,19 @@ def lab() -> Iterator[Lab]:
         CONFIG.mkdir(mode=0o700)
         globals_text = (STATE / "globals.yml").read_text()
         globals_text = globals_text.replace("#docker_registry:", "docker_registry:")
-        (CONFIG / "globals.yml").write_text(globals_text + f"docker_namespace: {NAMESPACE}\n")
+        (CONFIG / "globals.yml").write_text(
+            globals_text + f"docker_namespace: {NAMESPACE}\n" + SERVICES
+        )
         (CONFIG / "inventory").write_text((STATE / "inventory").read_text() + SERVICE_GROUPS)
         assert run(["genpwd", "-c", str(CONFIG)]) == 0
         yield Lab(CONFIG, local)
     finally:
         assert run(["lab", "down", "--name", NAME, "--state-dir", str(STATE)]) == 0
         if started_registry:
-            registry_down(local, settings, volume=True)
+            registry_down(local, SETTINGS, volume=True)
         shutil.rmtree(CONFIG, ignore_errors=True)
         assert local.containers(f"colla.lab={NAME}") == []
-        assert local.network(NAME) is None
+        assert local.network(NAME) is None and local.network(f"{NAME}-ext") is None
 
 
 def _managed(engine: Engine) -> dict[str, ContainerInfo]:

@@ -20,6 +20,7 @@ def test_addresses_come_from_the_subnet(tmp_path: Path) -> None:
     assert s.node_names() == ["node1", "node2", "node3"]
     assert [s.node_address(n) for n in s.node_names()] == ["10.9.8.11", "10.9.8.12", "10.9.8.13"]
     assert s.docker_registry == "10.9.8.2:4000"
+    assert (s.external_network, str(s.external_subnet)) == ("colla-lab-ext", "10.9.9.0/24")
 
 
 @pytest.mark.parametrize(
