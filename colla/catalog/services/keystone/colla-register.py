@@ -65,8 +65,10 @@ class Identity:
         self.sess = sess
         self.url = url
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, conflict_ok: bool = False) -> Any:
         response = self.sess.request(self.url + path, method, json=body, raise_exc=False)
+        if conflict_ok and response.status_code == 409:
+            return None
         if response.status_code >= 400:
             detail = response.text[:300]
             sys.exit(f"colla-register: {method} {path}: HTTP {response.status_code}: {detail}")
@@ -85,7 +87,13 @@ class Identity:
     ) -> str:
         found = self.find(collection, match)
         if found is None:
-            found = self.create(collection, {**match, **(extra or {})})
+            body = {collection[:-1]: {**match, **(extra or {})}}
+            created = self._call("POST", f"/{collection}", body, conflict_ok=True)
+            # 409: a registration running at the same time (another service's, as
+            # services start in parallel) created it first.
+            found = created[collection[:-1]] if created else self.find(collection, match)
+        if found is None:
+            sys.exit(f"colla-register: {collection} {match}: conflict, then not found")
         return str(found["id"])
 
     def patch(self, path: str, body: dict[str, Any]) -> Any:
