@@ -100,3 +100,37 @@ def test_a_failing_node_is_named_with_what_was_done_there(tmp_path: Path) -> Non
     assert message.endswith("; done there before: created memcached")
     # The other node's work on the service completed.
     assert engines["node1"].running["memcached"].state == "running"
+
+
+class PortEngine(FakeEngine):
+    """Answers the port-check container with the ports it was told are busy."""
+
+    def __init__(self, busy: set[int]) -> None:
+        super().__init__(remote=True)
+        self.busy = busy
+        self.requests: list[ContainerRequest] = []
+
+    def run_to_completion(self, request: ContainerRequest) -> tuple[int, str]:
+        self.requests.append(request)
+        return 0, "".join(f"{p}\n" for p in sorted(self.busy))
+
+
+def test_ports_on_other_nodes_are_asked_through_their_engines(tmp_path: Path) -> None:
+    from colla.deploy.nodes import check_remote_ports
+
+    made = spec({"name": "memcached", "service": "memcached", "node": "node2"})
+    wanted = ContainerSpec(**{**vars(made), "ports": (11211,)})
+    plan = Plan((Change(Action.CREATE, "node2", "memcached", "memcached", ("new",), wanted),))
+    busy, free = PortEngine({11211}), PortEngine(set())
+    addresses = {"node2": "10.0.0.2"}
+    [check] = check_remote_ports(plan, addresses, cast(dict[str, Engine], {"node2": busy}))
+    assert (check.name, check.ok) == ("port 11211 on node2", False)
+    assert "10.0.0.2:11211 needed by memcached is already in use" in check.detail
+    request = busy.requests[0]
+    assert request.network == "host" and "/dev/tcp/10.0.0.2/$p" in " ".join(request.command or ())
+    [check] = check_remote_ports(plan, addresses, cast(dict[str, Engine], {"node2": free}))
+    assert check.ok
+    # A local node's ports are checked directly, not through a container.
+    local = PortEngine({11211})
+    local.remote = False
+    assert check_remote_ports(plan, addresses, cast(dict[str, Engine], {"node2": local})) == []
