@@ -88,12 +88,13 @@ class Identity:
         found = self.find(collection, match)
         if found is None:
             body = {collection[:-1]: {**match, **(extra or {})}}
+            # Services register in parallel: another one may create the same project
+            # or role between the look and the create. Keystone refuses the duplicate
+            # (409); then the other's is the one to use.
             created = self._call("POST", f"/{collection}", body, conflict_ok=True)
-            # 409: a registration running at the same time (another service's, as
-            # services start in parallel) created it first.
             found = created[collection[:-1]] if created else self.find(collection, match)
         if found is None:
-            sys.exit(f"colla-register: {collection} {match}: conflict, then not found")
+            sys.exit(f"colla-register: {collection} {match} conflicts but cannot be found")
         return str(found["id"])
 
     def patch(self, path: str, body: dict[str, Any]) -> Any:
