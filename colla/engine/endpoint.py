@@ -151,7 +151,8 @@ def _tcp(
 
 
 def ssh_command(endpoint: Endpoint, local_socket: str) -> list[str]:
-    """The ``ssh`` command that forwards ``local_socket`` to the node's engine socket.
+    """The ``ssh`` command that forwards ``local_socket`` to the node's engine socket,
+    for as long as its stdin stays open.
 
     Host keys are checked strictly and never added: an unknown or changed key fails.
     """
@@ -159,7 +160,7 @@ def ssh_command(endpoint: Endpoint, local_socket: str) -> list[str]:
         raise ValueError(f"{endpoint.url} is not an ssh endpoint")
     command = [
         "ssh",
-        "-N",
+        "-T",
         "-o",
         "BatchMode=yes",
         "-o",
@@ -188,5 +189,8 @@ def ssh_command(endpoint: Endpoint, local_socket: str) -> list[str]:
         f"{local_socket}:{endpoint.remote_socket}",
         "--",
         endpoint.host,
+        # Instead of -N: a remote command that ends when colla's end of stdin closes, so
+        # the tunnel goes with colla even when colla is killed (SIGKILL runs no atexit).
+        "cat >/dev/null",
     ]
     return command

@@ -3,7 +3,7 @@
 Why not the Docker SDK's own SSH transport: its paramiko mode needs paramiko and reads
 keys and host keys only from ``~/.ssh``; its ``use_ssh_client`` mode starts one ``ssh``
 per HTTP connection and cannot be given a key, a port-independent known_hosts file or
-any option. One ``ssh -N -L`` per node takes explicit options (key, known_hosts,
+any option. One ``ssh -L`` per node takes explicit options (key, known_hosts,
 strict host-key checking), and the SDK then talks to a plain unix socket with its
 usual connection pool.
 
@@ -38,7 +38,9 @@ class Tunnel:
         self.socket = self.directory / "docker.sock"
         self.process = subprocess.Popen(
             ssh_command(endpoint, str(self.socket)),
-            stdin=subprocess.DEVNULL,
+            # Held open and never written: when colla exits, however it exits, ssh reads
+            # EOF, its remote command ends and so does the tunnel.
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C for colla must not kill it mid-request
@@ -74,6 +76,8 @@ class Tunnel:
 
     def close(self) -> None:
         """Stop ssh and remove the socket's directory."""
+        if self.process.stdin:
+            self.process.stdin.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:

@@ -112,7 +112,7 @@ def test_the_ssh_command_checks_host_keys_strictly_and_names_the_key() -> None:
     assert "UserKnownHostsFile=/keys/known_hosts" in text
     assert "-i /keys/lab -o IdentitiesOnly=yes" in text
     assert "-L /tmp/x/docker.sock:/var/run/docker.sock" in text
-    assert command[-2:] == ["--", "10.0.0.1"]
+    assert command[-3:] == ["--", "10.0.0.1", "cat >/dev/null"]
     assert "accept-new" not in text and "StrictHostKeyChecking=no" not in text
 
 
