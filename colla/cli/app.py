@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from colla import __version__
-from colla.cli import build, deploy, export, lifecycle, operate
+from colla.cli import build, deploy, export, lab, lifecycle, operate
 from colla.errors import CollaError, ExitStatus
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ deploy.register(app)
 operate.register(app)
 export.register(app)
 lifecycle.register(app)
+lab.register(app)
 
 
 def _version(value: bool) -> None:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from colla.cli.lab import images_send
 from colla.engine import Engine
 from colla.errors import BadInput, BuildFailed, CollaError
 from colla.images import graph
@@ -224,10 +225,20 @@ def _write_templates(renderer: Renderer, names: list[str], target: Path) -> None
     out.print(f"wrote {len(rendered)} Dockerfiles under {target}")
 
 
+images_app = typer.Typer(
+    help="colla's images: list them (no sub-command), or send them to a node.",
+    invoke_without_command=True,
+)
+
+
+@images_app.callback()
 def images(
+    ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List colla's images with their template hash and package versions."""
+    if ctx.invoked_subcommand is not None:
+        return
     engine = Engine.connect()
     found = sorted(engine.images(LABEL_IMAGE), key=lambda i: (i.labels[LABEL_IMAGE], i.tags))
     rows = [
@@ -265,4 +276,6 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command()(base)
     app.command()(build)
-    app.command()(images)
+    # `colla images` lists; `colla images send` streams images to a node.
+    images_app.command("send")(images_send)
+    app.add_typer(images_app, name="images")

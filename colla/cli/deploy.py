@@ -10,12 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from colla.cli.options import CONFIG_DIR, INVENTORY
+from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.config.example import write_example
 from colla.config.passwords import generate_passwords
 from colla.deploy import deployment
 from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.credentials import write_credentials
+from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check, topology
 from colla.deploy.services import load_services
@@ -55,19 +56,26 @@ def genpwd(config_dir: Path = CONFIG_DIR) -> None:
 
 
 def print_plan(plan: Plan) -> None:
-    """The plan as a table, then one summary line."""
+    """The plan as one table grouped by node (a section and a count line per node), then
+    one summary line."""
     table = Table(title="plan")
     for column in ("node", "container", "service", "action", "reason"):
         table.add_column(column)
-    for change in plan.changes:
-        colour = _COLOURS[change.action]
-        table.add_row(
-            change.node,
-            change.name,
-            change.service,
-            f"[{colour}]{change.action}[/]",
-            escape("; ".join(change.reasons)),
-        )
+    grouped = plan.by_node()
+    for index, (node, changes) in enumerate(grouped.items()):
+        for change in changes:
+            colour = _COLOURS[change.action]
+            table.add_row(
+                change.node,
+                change.name,
+                change.service,
+                f"[{colour}]{change.action}[/]",
+                escape("; ".join(change.reasons)),
+            )
+        if len(grouped) > 1:
+            counts = {a: sum(1 for c in changes if c.action is a) for a in Action}
+            summary = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+            table.add_row("", f"[dim]{node}: {summary}[/]", end_section=index < len(grouped) - 1)
     out.print(table)
     counts = {a: sum(1 for c in plan.changes if c.action is a) for a in Action}
     out.print(", ".join(f"{n} {a}" for a, n in counts.items() if n) or "nothing deployed")
@@ -82,7 +90,9 @@ def print_checks(checks: tuple[Check, ...] | list[Check], failed_only: bool = Fa
         out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
 
 
-def _pinned(config_dir: Path, inventory: Path | None) -> tuple[dict[str, str], set[str]]:
+def _pinned(
+    config_dir: Path, inventory: Path | None
+) -> tuple[dict[tuple[str, str], str], set[str]]:
     """Services that an upgrade or rollback moved off the globals' tag (or onto the
     alternate API port) stay there."""
     project, _ = deployment.load(config_dir, inventory)
@@ -96,9 +106,13 @@ def _pinned(config_dir: Path, inventory: Path | None) -> tuple[dict[str, str], s
         history.close()
 
 
-def _prepared(config_dir: Path, inventory: Path | None) -> deployment.Deployment:
+def _prepared(config_dir: Path, inventory: Path | None, limit: str | None) -> deployment.Deployment:
     tags, slots = _pinned(config_dir, inventory)
-    return deployment.prepare(config_dir, Engine.connect(), inventory, tags, slots)
+    project, _ = deployment.load(config_dir, inventory)
+    nodes = parse_limit(limit, project)
+    return deployment.prepare(
+        config_dir, Engine.connect(), inventory, None, slots, nodes, node_tags=tags
+    )
 
 
 def _require_checks(prepared: deployment.Deployment) -> None:
@@ -110,31 +124,40 @@ def _require_checks(prepared: deployment.Deployment) -> None:
         )
 
 
-def prechecks(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
-    """Check the engine, interfaces, ports, disk, memory and images; change nothing."""
-    prepared = _prepared(config_dir, inventory)
+def prechecks(
+    config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY, limit: str | None = LIMIT
+) -> None:
+    """Check the engines, interfaces, ports, disk, memory and images; change nothing."""
+    prepared = _prepared(config_dir, inventory, limit)
     print_checks(prepared.checks)
     _require_checks(prepared)
 
 
-def plan(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
-    """Show what `colla deploy` would change, and why; change nothing."""
-    prepared = _prepared(config_dir, inventory)
+def plan(
+    config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY, limit: str | None = LIMIT
+) -> None:
+    """Show what `colla deploy` would change on every node, and why; change nothing."""
+    prepared = _prepared(config_dir, inventory, limit)
     print_plan(prepared.plan)
     print_checks(prepared.checks, failed_only=True)
 
 
-def deploy(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
-    """Plan, show the plan, then apply it in dependency order, gated on health."""
+def deploy(
+    config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY, limit: str | None = LIMIT
+) -> None:
+    """Plan every node, show the plan, then apply it in dependency order, gated on health;
+    nodes in parallel."""
     started = time.monotonic()
 
     def say(text: str) -> None:
         err.print(f"[{time.monotonic() - started:6.1f}s] {escape(text)}")
 
-    with session(config_dir, say, inventory) as current:
+    with session(config_dir, say, inventory, limit) as current:
         tags = pinned_tags(current.history, current.project.globals.image_tag)
         slots = pinned_slots(current.history)
-        prepared = deployment.prepare(config_dir, current.engine, inventory, tags, slots)
+        prepared = deployment.prepare(
+            config_dir, current.engine, inventory, None, slots, current.limit, node_tags=tags
+        )
         _require_checks(prepared)
         print_plan(prepared.plan)
         if prepared.plan.is_noop:

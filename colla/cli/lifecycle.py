@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import typer
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from colla.cli.options import CONFIG_DIR
+from colla.cli.options import CONFIG_DIR, LIMIT
 from colla.deploy import deployment
 from colla.deploy.plan import Observed, diff_reasons
 from colla.deploy.specs import LABEL_MANAGED
@@ -38,12 +38,12 @@ def _say_from(started: float) -> Callable[[str], None]:
     return say
 
 
-def _print_swap(plan: SwapPlan, engine: Engine) -> None:
+def _print_swap(plan: SwapPlan, engines: Mapping[str, Engine]) -> None:
     table = Table(title=f"{plan.kind} of {plan.service}")
     for column in ("node", "container", "from", "to", "changes"):
         table.add_column(column)
-    for spec in plan.new:
-        current = engine.container(spec.name)
+    for spec in sorted(plan.new, key=lambda s: (s.node, s.name)):
+        current = engines[spec.node].container(spec.name)
         observed = None
         if current is not None:
             observed = Observed(current.name, spec.node, current.state, current.labels)
@@ -67,24 +67,32 @@ def upgrade(
     service: str | None = typer.Argument(None, help="A service (default: every enabled one)."),
     tag: str = typer.Option(..., "--tag", help="The image tag to upgrade to."),
     config_dir: Path = CONFIG_DIR,
+    limit: str | None = LIMIT,
 ) -> None:
     """Upgrade a service to new images: backup, migrate, swap, verify, or roll back."""
     started = time.monotonic()
     say = _say_from(started)
-    with session(config_dir, say) as current:
+    with session(config_dir, say, limit=limit) as current:
         services = [service] if service else _enabled_in_order(config_dir)
         for name in services:
             plan = upgrade_plan(
-                config_dir, current.engine, current.history, name, tag, command_line()
+                config_dir,
+                current.engine,
+                current.history,
+                name,
+                tag,
+                command_line(),
+                current.limit,
             )
             running = {
-                c.name: c.labels.get("colla.spec-hash")
-                for c in current.engine.containers(f"{LABEL_MANAGED}=true")
+                (node, c.name): c.labels.get("colla.spec-hash")
+                for node, engine in current.engines.items()
+                for c in engine.containers(f"{LABEL_MANAGED}=true")
             }
-            if all(running.get(s.name) == s.spec_hash for s in plan.new):
+            if all(running.get((s.node, s.name)) == s.spec_hash for s in plan.new):
                 out.print(f"{name}: already at {tag}")
                 continue
-            _print_swap(plan, current.engine)
+            _print_swap(plan, current.engines)
             revisions = current.swapper().run(plan)
             out.print(f"{name}: upgraded to {tag} (revision {', '.join(map(str, revisions))})")
     out.print(f"done in {time.monotonic() - started:.1f} s")
@@ -101,15 +109,22 @@ def rollback(
     to: int | None = typer.Option(None, "--to", help="A revision ID (default: the previous)."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask before restoring a dump."),
     config_dir: Path = CONFIG_DIR,
+    limit: str | None = LIMIT,
 ) -> None:
     """Put a service back to an earlier revision: its image, its config, its database."""
     started = time.monotonic()
     say = _say_from(started)
-    with session(config_dir, say) as current:
+    with session(config_dir, say, limit=limit) as current:
         plan, dump = rollback_plan(
-            config_dir, current.engine, current.history, service, to, command_line()
+            config_dir,
+            current.engine,
+            current.history,
+            service,
+            to,
+            command_line(),
+            current.limit,
         )
-        _print_swap(plan, current.engine)
+        _print_swap(plan, current.engines)
         if dump is not None:
             warning = (
                 f"the database of {service} goes back to the dump taken before revision "

@@ -11,12 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from colla.cli.options import CONFIG_DIR, INVENTORY
+from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.deploy import deployment
 from colla.deploy.audit import audit as audit_rows
 from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
 from colla.deploy.desired import enabled_services
+from colla.deploy.nodes import parse_limit
 from colla.deploy.prechecks import topology
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
 from colla.engine import ContainerInfo, Engine
@@ -26,13 +27,32 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-def _managed(engine: Engine, service: str | None = None) -> list[ContainerInfo]:
-    found = sorted(engine.containers(f"{LABEL_MANAGED}=true"), key=lambda c: c.name)
+def _engines(config_dir: Path, inventory: Path | None, limit: str | None) -> list[Engine]:
+    """Every node's engine once (this machine's alone when there is no config yet)."""
+    if not (config_dir / "globals.yml").is_file() and inventory is None:
+        if limit is not None:
+            raise BadInput(f"--limit needs a config directory: {config_dir} has no globals.yml")
+        return [Engine.connect()]
+    project, _ = deployment.load(config_dir, inventory)
+    engines = deployment.engines_for(project, Engine.connect(), parse_limit(limit, project))
+    unique = {id(e): e for e in engines.values()}
+    return list(unique.values())
+
+
+def _managed(
+    engines: list[Engine], service: str | None = None
+) -> list[tuple[Engine, ContainerInfo]]:
+    found = sorted(
+        ((e, c) for e in engines for c in e.containers(f"{LABEL_MANAGED}=true")),
+        key=lambda pair: (pair[1].labels.get(LABEL_NODE, ""), pair[1].name),
+    )
     if service is None:
         return found
-    chosen = [c for c in found if service in (c.labels.get(LABEL_SERVICE), c.name)]
+    chosen = [(e, c) for e, c in found if service in (c.labels.get(LABEL_SERVICE), c.name)]
     if not chosen:
-        known = sorted({c.labels.get(LABEL_SERVICE, "") for c in found} | {c.name for c in found})
+        known = sorted(
+            {c.labels.get(LABEL_SERVICE, "") for _, c in found} | {c.name for _, c in found}
+        )
         raise BadInput(
             f"no deployed service or container '{service}' (deployed: {', '.join(known)})"
         )
@@ -51,10 +71,15 @@ def _uptime(started_at: str, state: str) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """A table of colla's containers: node, service, image, health, uptime."""
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
+    limit: str | None = LIMIT,
+) -> None:
+    """A table of colla's containers on every node: node, service, image, health, uptime."""
     rows = []
-    for c in _managed(Engine.connect()):
+    for _, c in _managed(_engines(config_dir, inventory, limit)):
         spec = json.loads(c.labels.get(LABEL_SPEC, "{}") or "{}")
         rows.append(
             {
@@ -93,52 +118,64 @@ def logs(
     service: str = typer.Argument(..., help="A service or container name."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     tail: str = typer.Option("all", "--tail", help="Lines to show from the end."),
+    config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
+    limit: str | None = LIMIT,
 ) -> None:
-    """Print a service's container logs."""
-    engine = Engine.connect()
-    containers = _managed(engine, service)
+    """Print a service's container logs (on every node that runs it)."""
+    containers = _managed(_engines(config_dir, inventory, limit), service)
     if follow:
         if len(containers) != 1:
-            raise BadInput(f"--follow needs one container; {service} has {len(containers)}")
-        for chunk in engine.follow_logs(containers[0].name, tail=tail):
+            raise BadInput(
+                f"--follow needs one container; {service} has {len(containers)} (see --limit)"
+            )
+        engine, only = containers[0]
+        for chunk in engine.follow_logs(only.name, tail=tail):
             out.out(chunk, end="")
         return
-    for c in containers:
+    for engine, c in containers:
         if len(containers) > 1:
-            out.rule(c.name)
+            out.rule(f"{c.labels.get(LABEL_NODE, '')}/{c.name}")
         out.out(engine.logs(c.name, tail=tail), end="")
 
 
 def stop(
     service: str | None = typer.Argument(None, help="A service or container (default: all)."),
+    config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
+    limit: str | None = LIMIT,
 ) -> None:
     """Stop containers (they stay, with their volumes; `colla deploy` starts them again)."""
-    engine = Engine.connect()
-    for c in _managed(engine, service):
+    for engine, c in _managed(_engines(config_dir, inventory, limit), service):
         if c.state == "running":
             engine.stop(c.name)
-            out.print(f"stopped {c.name}")
+            out.print(f"stopped {c.labels.get(LABEL_NODE, '')}/{c.name}")
 
 
 def destroy(
     volumes: bool = typer.Option(False, "--volumes", help="Also remove the data volumes."),
     yes: bool = typer.Option(False, "--yes-i-really-mean-it", help="Do not ask."),
+    config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
+    limit: str | None = LIMIT,
 ) -> None:
-    """Remove every colla container (and, with --volumes, their data)."""
-    engine = Engine.connect()
-    containers = _managed(engine)
-    doomed_volumes = engine.volumes(f"{LABEL_MANAGED}=true") if volumes else []
+    """Remove every colla container on every node (and, with --volumes, their data)."""
+    engines = _engines(config_dir, inventory, limit)
+    containers = _managed(engines)
+    doomed_volumes = [
+        (e, v) for e in engines for v in (e.volumes(f"{LABEL_MANAGED}=true") if volumes else [])
+    ]
     what = f"{len(containers)} container(s)" + (
         f" and {len(doomed_volumes)} volume(s) with their data" if volumes else " (volumes kept)"
     )
     if not yes and not typer.confirm(f"remove {what}?", default=False):
         raise CollaError("destroy: not confirmed; nothing removed")
-    for c in containers:
+    for engine, c in containers:
         engine.remove_container(c.name)
-        out.print(f"removed {c.name}")
-    for volume in doomed_volumes:
+        out.print(f"removed {c.labels.get(LABEL_NODE, '')}/{c.name}")
+    for engine, volume in doomed_volumes:
         engine.remove_volume(volume)
-        out.print(f"removed volume {volume}")
+        out.print(f"removed volume {volume}" + (f" on {engine.url}" if engine.remote else ""))
 
 
 def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:

@@ -21,3 +21,9 @@ INVENTORY = typer.Option(
     "-i",
     help="Inventory file (default: <config-dir>/inventory, else all-in-one).",
 )
+LIMIT = typer.Option(
+    None,
+    "--limit",
+    "-l",
+    help="Only these inventory nodes: NODE[,NODE...]. The others are not contacted.",
+)

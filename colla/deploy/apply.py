@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from colla.deploy.nodes import in_parallel, raise_for_nodes
 from colla.deploy.plan import Action, Change, Plan
 from colla.deploy.services import ServiceCatalog
 from colla.deploy.specs import LABEL_MANAGED, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from colla.engine import ContainerRequest, Engine
-from colla.errors import DeployFailed
+from colla.engine.transfer import FileEntry
+from colla.errors import CollaError, DeployFailed
 from colla.ordered import run_in_order
 
 Say = Callable[[str], None]
@@ -123,20 +126,27 @@ class Applier:
         self.nodes = nodes
         self.options = options
         self.say = say
+        # What was done on each node so far: a failure says it.
+        self.done: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
 
     def apply(self, plan: Plan) -> None:
-        """Remove, write config, then bring services up level by level."""
+        """Remove, write config, then bring services up level by level.
+
+        Nodes work in parallel: each service's containers are changed on all of its
+        nodes at once. A failure names the node and what had been done there.
+        """
         for change in plan.actionable:
             if change.action is Action.REMOVE:
                 self.say(f"{change.node}/{change.name}: removing ({'; '.join(change.reasons)})")
                 self.engines[change.node].remove_container(change.name)
-        self._write_configs()
+        bootstrap = plan.services_changed()
+        self._write_configs(plan, bootstrap)
         self._create_volumes()
         by_service: dict[str, list[Change]] = {}
         for change in plan.changes:
             if change.action is not Action.REMOVE:
                 by_service.setdefault(change.service, []).append(change)
-        bootstrap = plan.services_changed()
         work = {s for s, changes in by_service.items() if s in bootstrap or _acts(changes)}
         errors: list[DeployFailed] = []
 
@@ -158,16 +168,43 @@ class Applier:
         if errors:
             raise errors[0]
 
-    def _write_configs(self) -> None:
-        for node in self.nodes.values():
-            for spec in node.containers:
-                write_config_dir(Path(spec.config_dir), spec.files)
-            for steps in (*node.tasks.values(), *node.post.values()):
-                for task in steps:
-                    write_config_dir(Path(task.config_dir), task.files)
+    def _write_configs(self, plan: Plan, bootstrap: set[str]) -> None:
+        """Config directories: written here for this machine's nodes; on another machine,
+        through its engine, only for containers to create and tasks to run (so that a
+        no-change deploy writes nothing there either)."""
+        remote: dict[str, list[TaskSpec]] = {}
+        for node, specs in self.nodes.items():
+            engine = self.engines[node]
+            if not engine.remote:
+                for spec in specs.containers:
+                    write_config_dir(Path(spec.config_dir), spec.files)
+                for steps in (*specs.tasks.values(), *specs.post.values()):
+                    for task in steps:
+                        write_config_dir(Path(task.config_dir), task.files)
+                continue
+            todo: list[TaskSpec] = [
+                c.spec
+                for c in plan.changes
+                if c.node == node
+                and c.spec is not None
+                and c.action in (Action.CREATE, Action.RECREATE)
+            ]
+            for tasks in (specs.tasks, specs.post):
+                todo += [t for svc, steps in tasks.items() if svc in bootstrap for t in steps]
+            remote[node] = todo
+
+        def write(node: str) -> None:
+            engine = self.engines[node]
+            for spec in remote[node]:
+                entries = [FileEntry(f.name, f.content.encode(), 0o660) for f in spec.files]
+                engine.write_directory(spec.config_dir, entries, spec.image_id)
+
+        _, errors = in_parallel([n for n, todo in remote.items() if todo], write)
+        raise_for_nodes("writing config", {n: self._failed(n, e) for n, e in errors.items()})
 
     def _create_volumes(self) -> None:
-        for node, specs in self.nodes.items():
+        def one(node: str) -> None:
+            specs = self.nodes[node]
             engine = self.engines[node]
             existing = set(engine.all_volumes())
             wanted = {v for c in specs.containers for v, _ in c.volumes}
@@ -176,36 +213,73 @@ class Applier:
             for volume in sorted(wanted - existing):
                 engine.create_volume(volume, {LABEL_MANAGED: "true"})
 
+        _, errors = in_parallel(self.nodes, one)
+        raise_for_nodes("creating volumes", {n: self._failed(n, e) for n, e in errors.items()})
+
     def _service(self, service: str, changes: list[Change], bootstrap: bool) -> None:
         started = time.monotonic()
         if bootstrap:
             for node, specs in self.nodes.items():
                 for task in specs.tasks.get(service, ()):
-                    self.run_task(node, task)
-        for change in changes:
-            if change.action is Action.NOOP:
-                continue
-            assert change.spec is not None
-            engine = self.engines[change.node]
-            what = f"{change.node}/{change.name}"
-            self.say(f"{what}: {change.action} ({'; '.join(change.reasons)})")
-            if change.action is Action.START:
-                engine.start(change.name)
-            else:
-                if change.action is Action.RECREATE:
-                    engine.remove_container(change.name)
-                engine.create_container(container_request(change.spec))
-                engine.start(change.name)
+                    try:
+                        self.run_task(node, task)
+                    except CollaError as e:
+                        raise self._failed(node, e) from e
+        by_node: dict[str, list[Change]] = {}
         for change in changes:
             if change.action is not Action.NOOP:
-                self.wait_healthy(change.node, change.name)
+                by_node.setdefault(change.node, []).append(change)
+
+        def one(node: str) -> None:
+            for change in by_node[node]:
+                self._change(change)
+            for change in by_node[node]:
+                self.wait_healthy(node, change.name)
+
+        _, errors = in_parallel(by_node, one)
+        if errors:
+            raise_for_nodes(service, {n: self._failed(n, e) for n, e in errors.items()})
         if bootstrap:
             for node, specs in self.nodes.items():
                 for task in specs.post.get(service, ()):
-                    self.run_task(node, task)
+                    try:
+                        self.run_task(node, task)
+                    except CollaError as e:
+                        raise self._failed(node, e) from e
         self.say(f"{service}: ready ({time.monotonic() - started:.1f} s)")
         if self.on_ready is not None:
             self.on_ready(service, changes)
+
+    def _change(self, change: Change) -> None:
+        assert change.spec is not None
+        engine = self.engines[change.node]
+        what = f"{change.node}/{change.name}"
+        self.say(f"{what}: {change.action} ({'; '.join(change.reasons)})")
+        if change.action is not Action.START:
+            if change.action is Action.RECREATE:
+                engine.remove_container(change.name)
+                self._did(change.node, f"removed the old {change.name}")
+            engine.create_container(container_request(change.spec))
+            self._did(change.node, f"created {change.name}")
+        engine.start(change.name)
+        self._did(change.node, f"started {change.name}")
+
+    def _did(self, node: str, what: str) -> None:
+        with self._lock:
+            self.done.setdefault(node, []).append(what)
+
+    def _failed(self, node: str, error: CollaError) -> DeployFailed:
+        """The error, naming the node and what had already been done there."""
+        with self._lock:
+            done = list(self.done.get(node, ()))
+        already = "; done there before: " + ", ".join(done) if done else "; nothing done there"
+        text = str(error)
+        named = (
+            text
+            if text.startswith(f"node {node}") or text.startswith(f"{node}/")
+            else (f"node {node}: {text}")
+        )
+        return DeployFailed(named + already, error.details)
 
     def run_task(self, node: str, task: TaskSpec) -> None:
         """Run a one-shot task; DeployFailed with its last lines when it fails."""
@@ -218,6 +292,7 @@ class Applier:
                 _tail(output),
             )
         self.say(f"{node}/{task.name}: done ({time.monotonic() - started:.1f} s)")
+        self._did(node, f"ran {task.name}")
 
     def wait_healthy(self, node: str, name: str) -> None:
         """Wait until the container reports healthy; fail fast when it dies."""

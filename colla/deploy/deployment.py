@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from colla.deploy import nodes as nodes_module
 from colla.deploy.desired import (
     Topology,
     desired_state,
     enabled_services,
-    image_refs,
-    resolve_images,
 )
 from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.prechecks import (
@@ -18,7 +18,6 @@ from colla.deploy.prechecks import (
     check_dependencies,
     check_host_features,
     check_host_resources,
-    check_images,
     check_ports,
     is_local,
     topology,
@@ -26,7 +25,7 @@ from colla.deploy.prechecks import (
 from colla.deploy.services import ServiceCatalog, load_services
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, NodeSpecs
 from colla.engine import Engine
-from colla.errors import BadInput, CollaError, ExitStatus
+from colla.errors import CollaError, ExitStatus
 from colla.project import Project, load_project
 
 
@@ -62,28 +61,28 @@ def load(config_dir: Path, inventory: Path | None = None) -> tuple[Project, Serv
     return project, catalog
 
 
-def engines_for(project: Project, engine: Engine) -> dict[str, Engine]:
-    """Each node's engine. Only this machine's nodes can be reached for now."""
-    remote = [h.name for h in project.inventory.hosts.values() if not is_local(h)]
-    if remote:
-        raise BadInput(
-            f"{project.inventory_path}: host(s) {', '.join(remote)} are not this machine; "
-            "deploying to other machines is not supported yet"
-        )
-    return {name: engine for name in project.inventory.hosts}
+def engines_for(
+    project: Project, engine: Engine, limit: frozenset[str] | None = None
+) -> dict[str, Engine]:
+    """Each node's engine (this machine's nodes share ``engine``), connected in parallel;
+    only the nodes of ``limit`` when given. An unreachable node is an error naming it."""
+    return nodes_module.connect(project, engine, limit)
 
 
 def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str, list[Observed]]:
-    """Every colla container of every node, plus any foreign container in the way."""
-    observed: dict[str, list[Observed]] = {n: [] for n in engines}
-    seen_engines: set[int] = set()
+    """Every colla container of every node, plus any foreign container in the way.
+
+    Each engine is asked once (nodes of this machine share one) and all at once.
+    """
+    by_engine: dict[int, str] = {}
     for node, engine in engines.items():
-        if id(engine) in seen_engines:
-            continue
-        seen_engines.add(id(engine))
-        for info in engine.containers(f"{LABEL_MANAGED}=true"):
+        by_engine.setdefault(id(engine), node)
+
+    def one(node: str) -> list[Observed]:
+        found = []
+        for info in engines[node].containers(f"{LABEL_MANAGED}=true"):
             owner = info.labels.get(LABEL_NODE, node)
-            observed.setdefault(owner, []).append(
+            found.append(
                 Observed(
                     name=info.name,
                     node=owner,
@@ -94,6 +93,14 @@ def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str
                     started_at=info.started_at,
                 )
             )
+        return found
+
+    results, errors = nodes_module.in_parallel(by_engine.values(), one)
+    nodes_module.raise_for_nodes("observing containers", errors)
+    observed: dict[str, list[Observed]] = {n: [] for n in engines}
+    for found in results.values():
+        for item in found:
+            observed.setdefault(item.node, []).append(item)
     for node, specs in nodes.items():
         known = {o.name for o in observed.get(node, [])}
         for spec in specs.containers:
@@ -114,6 +121,7 @@ class Desired:
     topology: Topology
     nodes: dict[str, NodeSpecs]
     checks: tuple[Check, ...]
+    engines: dict[str, Engine] = field(default_factory=dict)
 
 
 def desired(
@@ -122,21 +130,37 @@ def desired(
     inventory: Path | None = None,
     tags: dict[str, str] | None = None,
     alt: set[str] | None = None,
+    limit: frozenset[str] | None = None,
+    node_tags: Mapping[tuple[str, str], str] | None = None,
 ) -> Desired:
     """Load and check the project and pin its specs to images; change nothing.
 
     ``tags`` gives services an image tag other than the globals' (upgrades, history).
+    With ``limit``, only those nodes are reached and only their specs are kept.
+    Each node's specs are pinned to the images of that node's engine (pulled from
+    ``docker_registry`` when it is set and a node lacks one).
     """
     project, catalog = load(config_dir, inventory)
-    engines_for(project, engine)
+    engines = engines_for(project, engine, limit)
     topo = topology(project)
-    nodes = desired_state(project, catalog, topo, tags, alt)
-    ids, checks = check_images(engine, image_refs(nodes))
+    nodes = {
+        n: specs
+        for n, specs in desired_state(project, catalog, topo, tags, alt, node_tags).items()
+        if n in engines
+    }
+    pinned, checks = nodes_module.pin_images(
+        engines, nodes, pull=project.globals.docker_registry is not None
+    )
     missing = [c for c in checks if not c.ok]
     if missing:
         names = ", ".join(c.name.removeprefix("image ") for c in missing)
-        raise PrecheckFailed(f"{len(missing)} image(s) missing: {names} (run `colla build`)")
-    return Desired(project, catalog, topo, resolve_images(nodes, ids), tuple(checks))
+        hint = "run `colla build`" + (
+            ""
+            if all(not e.remote for e in engines.values())
+            else ", then `colla build --push` with docker_registry set, or `colla images send`"
+        )
+        raise PrecheckFailed(f"{len(missing)} image(s) missing: {names} ({hint})")
+    return Desired(project, catalog, topo, pinned, tuple(checks), engines)
 
 
 def prepare(
@@ -145,15 +169,18 @@ def prepare(
     inventory: Path | None = None,
     tags: dict[str, str] | None = None,
     alt: set[str] | None = None,
+    limit: frozenset[str] | None = None,
+    node_tags: Mapping[tuple[str, str], str] | None = None,
 ) -> Deployment:
-    """Load, check and plan; change nothing."""
-    wanted = desired(config_dir, engine, inventory, tags, alt)
+    """Load, check and plan every node (or those of ``limit``); change nothing."""
+    wanted = desired(config_dir, engine, inventory, tags, alt, limit, node_tags)
     project, catalog, topo, nodes = wanted.project, wanted.catalog, wanted.topology, wanted.nodes
-    engines = engines_for(project, engine)
+    engines = wanted.engines
     checks = list(wanted.checks)
     plan = make_plan(nodes, observe(engines, nodes), enabled_services(project, catalog))
     local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
     checks += check_ports(plan, topo.api_address, local)
+    checks += nodes_module.check_remote_ports(plan, topo.api_address, engines)
     checks += check_host_resources(engine)
     checks += check_host_features(project, topo)
     return Deployment(project, catalog, topo, nodes, plan, tuple(checks), engines)

@@ -409,14 +409,17 @@ def desired_state(
     topology: Topology,
     tags: Mapping[str, str] | None = None,
     alt: set[str] | None = None,
+    node_tags: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, NodeSpecs]:
     """Every node's containers and bootstrap tasks (image IDs not yet resolved).
 
     ``tags`` gives a service an image tag other than the globals' (an upgrade's, or the
-    one history pins after an upgrade or a rollback).
+    one history pins after an upgrade or a rollback); ``node_tags`` does so for one
+    (node, service), which wins: an upgrade limited to some nodes pins only those.
     """
     tags = tags or {}
     alt = alt or set()
+    node_tags = node_tags or {}
     containers: dict[str, list[ContainerSpec]] = {n: [] for n in project.inventory.hosts}
     tasks: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
     post: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
@@ -428,9 +431,13 @@ def desired_state(
                 f"inventory: no host in group(s) {', '.join(service.groups)} for service {name}"
             )
         renderer = _Renderer(project, catalog, topology, service, tags.get(name), name in alt)
+        renderers = {tags.get(name): renderer}
         for host in hosts:
+            tag = node_tags.get((host.name, name), tags.get(name))
+            if tag not in renderers:
+                renderers[tag] = _Renderer(project, catalog, topology, service, tag, name in alt)
             for item in service.containers:
-                containers[host.name].append(_container(renderer, project, host.name, item))
+                containers[host.name].append(_container(renderers[tag], project, host.name, item))
         # Bootstrap runs once per cloud, on the service's first host.
         first = service.first_host(project.inventory).name
         steps: list[TaskSpec] = []

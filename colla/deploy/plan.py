@@ -93,6 +93,13 @@ class Plan:
         """True when applying would change nothing."""
         return not self.actionable
 
+    def by_node(self) -> dict[str, list[Change]]:
+        """The changes of each node, nodes in name order, each node's in plan order."""
+        grouped: dict[str, list[Change]] = {}
+        for change in sorted(self.changes, key=lambda c: c.node):
+            grouped.setdefault(change.node, []).append(change)
+        return grouped
+
     def services_changed(self) -> set[str]:
         """Services with a container to create or recreate: their bootstrap runs."""
         return {c.service for c in self.changes if c.action in (Action.CREATE, Action.RECREATE)}

@@ -186,13 +186,19 @@ class ServiceDef:
         return (self.directory, self.directory.parent / self.part_of)
 
     def hosts(self, inventory: Inventory) -> tuple[Host, ...]:
-        """The hosts that run this service: every host of any of its groups, by name."""
+        """The hosts that run this service: the inventory's group named after the service
+        when there is one (kolla-ansible's ``[memcached:children]``), else every host of
+        any of its groups, by name."""
+        if self.name in inventory.groups:
+            return inventory.hosts_in(self.name)
         found = {h.name: h for g in self.groups for h in inventory.hosts_in(g)}
         return tuple(found[name] for name in sorted(found))
 
     def first_host(self, inventory: Inventory) -> Host:
-        """The host its bootstrap steps run on: the first of its first group's hosts."""
-        hosts = inventory.hosts_in(self.group) or self.hosts(inventory)
+        """The host its bootstrap steps run on: the first of its first group's hosts (of
+        the group named after it, when the inventory has one)."""
+        own = inventory.hosts_in(self.name) if self.name in inventory.groups else ()
+        hosts = own or inventory.hosts_in(self.group) or self.hosts(inventory)
         if not hosts:
             raise BadInput(
                 f"inventory: no host in group(s) {', '.join(self.groups)} for service {self.name}"

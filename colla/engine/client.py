@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.constants
 import docker.errors
+import docker.tls
 import requests.exceptions
 
 from colla.engine.containers import ContainersMixin
+from colla.engine.endpoint import Endpoint
 from colla.engine.errors import translated as _translated
+from colla.engine.transfer import TransferMixin
+from colla.engine.tunnel import TUNNELS
 from colla.errors import EngineError
 
 LineSink = Callable[[str], None]
@@ -62,12 +67,13 @@ class RunResult:
     output: str
 
 
-class Engine(ContainersMixin):
-    """A connection to one Docker daemon."""
+class Engine(ContainersMixin, TransferMixin):
+    """A connection to one Docker daemon; ``remote`` when it runs on another machine."""
 
-    def __init__(self, client: Any, url: str) -> None:
+    def __init__(self, client: Any, url: str, remote: bool = False) -> None:
         self._client = client
         self.url = url
+        self.remote = remote
 
     @classmethod
     def connect(cls, url: str | None = None, timeout: int = 120) -> Engine:
@@ -85,6 +91,31 @@ class Engine(ContainersMixin):
                 "Start one (`make setup` installs docker.io and starts dockerd)."
             ) from e
         return cls(client, url or "local")
+
+    @classmethod
+    def connect_endpoint(cls, endpoint: Endpoint, timeout: int = 120) -> Engine:
+        """Connect to a node's engine (ssh or tcp+TLS) and ping it; errors name the node."""
+        if endpoint.kind == "local":
+            return cls.connect(timeout=timeout)
+        where = f"node {endpoint.node} ({endpoint.url})"
+        try:
+            if endpoint.kind == "ssh":
+                tunnel = TUNNELS.get(endpoint)
+                client = docker.DockerClient(base_url=tunnel.url, timeout=timeout)
+            else:
+                assert endpoint.tls is not None
+                tls = docker.tls.TLSConfig(
+                    client_cert=(endpoint.tls.cert, endpoint.tls.key),
+                    ca_cert=endpoint.tls.ca,
+                    verify=True,
+                )
+                client = _tls_client(f"https://{endpoint.host}:{endpoint.port}", tls, timeout)
+            client.ping()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            if endpoint.kind == "ssh":
+                TUNNELS.drop(endpoint)
+            raise EngineError(f"{where}: the Docker engine does not answer: {e}") from e
+        return cls(client, endpoint.url, remote=True)
 
     def server_version(self) -> str:
         """The daemon's version string, e.g. ``20.10.24+dfsg1``."""
@@ -231,6 +262,25 @@ class Engine(ContainersMixin):
                     self._client.api.remove_container(cid, force=True)
         text = logs.decode("utf-8", "replace") if isinstance(logs, bytes) else str(logs)
         return RunResult(exit_code=int(status.get("StatusCode", -1)), output=text)
+
+
+def _tls_client(base: str, tls: docker.tls.TLSConfig, timeout: int) -> Any:
+    """A client that verifies the engine against the node's CA, and only that CA.
+
+    requests lets REQUESTS_CA_BUNDLE (set on this machine) replace a session's CA for
+    every request unless the session ignores the environment, and the SDK's client
+    asks the engine's API version while it is constructed, before that can be set.
+    So: construct at the oldest API version (no request), ignore the environment,
+    ask the version, then construct again at that version.
+    """
+    minimum = docker.constants.MINIMUM_DOCKER_API_VERSION
+    probe = docker.DockerClient(base_url=base, tls=tls, timeout=timeout, version=minimum)
+    probe.api.trust_env = False
+    version = str(probe.api.version(api_version=False)["ApiVersion"])
+    probe.close()
+    client = docker.DockerClient(base_url=base, tls=tls, timeout=timeout, version=version)
+    client.api.trust_env = False
+    return client
 
 
 class _BytesReader:

@@ -48,7 +48,8 @@ class ContainerInfo:
 
 @dataclass(frozen=True)
 class ContainerRequest:
-    """Everything a container is created from; host networking always."""
+    """Everything a container is created from; host networking unless ``network`` says
+    otherwise (lab nodes and the registry sit on the lab's own network)."""
 
     name: str
     image: str
@@ -70,6 +71,10 @@ class ContainerRequest:
     pid_mode: str | None = None
     ipc_mode: str | None = None
     init: bool = False
+    network: str = "host"
+    ip: str | None = None  # a fixed address on ``network``
+    hostname: str | None = None
+    publish: Mapping[int, tuple[str, int]] = field(default_factory=dict)  # port → (ip, port)
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,8 @@ class ContainersMixin:
         with translated(f"create container {request.name}"):
             host_config = api.create_host_config(
                 binds=binds or None,
-                network_mode="host",
+                network_mode=request.network,
+                port_bindings=dict(request.publish) or None,
                 restart_policy={"Name": request.restart} if request.restart else None,
                 cap_add=list(request.cap_add) or None,
                 cap_drop=list(request.cap_drop) or None,
@@ -169,9 +175,17 @@ class ContainersMixin:
                     "retries": request.health_retries,
                     "start_period": request.health_start_period * NANO,
                 }
+            networking = None
+            if request.ip is not None:
+                networking = api.create_networking_config(
+                    {request.network: api.create_endpoint_config(ipv4_address=request.ip)}
+                )
             created = api.create_container(
                 request.image,
                 name=request.name,
+                hostname=request.hostname,
+                ports=list(request.publish) or None,
+                networking_config=networking,
                 command=list(request.command) if request.command is not None else None,
                 environment=dict(request.environment) or None,
                 labels=dict(request.labels),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -69,10 +69,11 @@ def current_revisions(history: History, service: str) -> dict[tuple[str, str], R
     return found
 
 
-def pinned_tags(history: History, default_tag: str) -> dict[str, str]:
-    """Services whose running version came from an upgrade or rollback: their tag.
+def pinned_tags(history: History, default_tag: str) -> dict[tuple[str, str], str]:
+    """(node, service) whose running version came from an upgrade or rollback: its tag.
 
-    A deploy keeps them there instead of returning them to the globals' tag.
+    A deploy keeps them there instead of returning them to the globals' tag; per node,
+    since an upgrade may have been limited to some nodes.
     """
     latest: dict[tuple[str, str], Revision] = {}
     for revision in history.revisions():
@@ -81,7 +82,7 @@ def pinned_tags(history: History, default_tag: str) -> dict[str, str]:
     tags = {}
     for revision in latest.values():
         if revision.operation in ("upgrade", "rollback") and tag_of(revision.image) != default_tag:
-            tags[revision.service] = tag_of(revision.image)
+            tags[(revision.node, revision.service)] = tag_of(revision.image)
     return tags
 
 
@@ -123,9 +124,15 @@ def _stop_timeout(wanted: Desired, service: str) -> int:
     return 0 if any(c.api_port for c in wanted.catalog[service].containers) else 20
 
 
-def _resolve(engine: Engine, tasks: tuple[TaskSpec, ...]) -> tuple[TaskSpec, ...]:
+def _resolve(engines: Mapping[str, Engine], tasks: tuple[TaskSpec, ...]) -> tuple[TaskSpec, ...]:
     resolved = []
     for task in tasks:
+        engine = engines.get(task.node)
+        if engine is None:
+            raise BadInput(
+                f"--limit leaves out node {task.node}, where {task.service}'s "
+                f"step {task.name} runs: include it"
+            )
         info = engine.image(task.image)
         if info is None:
             raise BadInput(f"image {task.image} is missing: build it (colla build --tag ...)")
@@ -147,48 +154,64 @@ def _stamp() -> str:
 
 
 def upgrade_plan(
-    config_dir: Path, engine: Engine, history: History, service: str, tag: str, command: str
+    config_dir: Path,
+    engine: Engine,
+    history: History,
+    service: str,
+    tag: str,
+    command: str,
+    limit: frozenset[str] | None = None,
 ) -> SwapPlan:
-    """The swap of ``service`` to image tag ``tag``; bad input raises before any change."""
-    current = desired(config_dir, engine)
+    """The swap of ``service`` to image tag ``tag`` on every node (or those of ``limit``);
+    bad input raises before any change."""
+    current = desired(config_dir, engine, limit=limit)
+    engines = current.engines
     if service not in current.catalog.services:
         known = ", ".join(sorted(current.catalog.services))
         raise BadInput(f"unknown service '{service}' (known: {known})")
     if not current.project.globals.enabled.get(service):
         raise BadInput(f"service '{service}' is not enabled in {config_dir / 'globals.yml'}")
-    refs = {s.image.rpartition(":")[0] + f":{tag}" for s in _service_specs(current, service)}
-    for ref in sorted(refs):
-        if engine.image(ref) is None and current.project.globals.docker_registry:
-            engine.pull(ref)
-        if engine.image(ref) is None:
+    if not _service_specs(current, service):
+        raise BadInput(f"service '{service}' runs on none of the nodes of --limit")
+    refs = {
+        (s.node, s.image.rpartition(":")[0] + f":{tag}") for s in _service_specs(current, service)
+    }
+    for node, ref in sorted(refs):
+        on = engines[node]
+        if on.image(ref) is None and current.project.globals.docker_registry:
+            on.pull(ref)
+        if on.image(ref) is None:
+            where = f" on node {node}" if on.remote else ""
             raise BadInput(
-                f"no image {ref} for --tag {tag}: build it first (colla build --tag {tag})"
+                f"no image {ref}{where} for --tag {tag}: build it first (colla build --tag {tag})"
             )
     pinned = pinned_tags(history, current.project.globals.image_tag)
     slots = pinned_slots(history)
     if pinned or slots:
-        current = desired(config_dir, engine, tags=pinned, alt=slots)
-    adopt_running(history, engine, current, service, command)
-    tags = {**pinned, service: tag}
+        current = desired(config_dir, engine, alt=slots, limit=limit, node_tags=pinned)
+    adopt_running(history, engines, current, service, command)
     overlap = _overlaps(current, service)
     # Behind HAProxy the new version takes the other slot, so both can run at once.
     new_slots = slots ^ {service} if overlap else slots
-    wanted = desired(config_dir, engine, tags=tags, alt=new_slots)
+    others = {key: value for key, value in pinned.items() if key[1] != service}
+    wanted = desired(
+        config_dir, engine, tags={service: tag}, alt=new_slots, limit=limit, node_tags=others
+    )
     migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
     backup = restore = schema = None
     name = ""
     if wanted.catalog[service].databases:
         name = f"{service}-{_stamp()}"
         made = backup_tasks(wanted.project, wanted.catalog, wanted.topology, service, name)
-        backup, restore, schema = _resolve(engine, made)
+        backup, restore, schema = _resolve(engines, made)
     plan = SwapPlan(
         kind="upgrade",
         service=service,
         new=_service_specs(wanted, service),
         backup=backup,
         restore=restore,
-        migrate=_resolve(engine, migrate),
-        contract=_resolve(engine, contract),
+        migrate=_resolve(engines, migrate),
+        contract=_resolve(engines, contract),
         command=command,
         backup_name=name,
         overlap=overlap,
@@ -206,13 +229,20 @@ def rollback_plan(
     service: str,
     to: int | None,
     command: str,
+    limit: frozenset[str] | None = None,
 ) -> tuple[SwapPlan, Revision | None]:
-    """The swap of ``service`` back to a revision, and the dump it restores (if any)."""
-    current = desired(config_dir, engine)
+    """The swap of ``service`` back to a revision on every node (or those of ``limit``),
+    and the dump it restores (if any)."""
+    current = desired(config_dir, engine, limit=limit)
+    engines = current.engines
     if service not in current.catalog.services:
         raise BadInput(f"unknown service '{service}'")
     revisions = history.revisions(service)
-    now = current_revisions(history, service)
+    now = {
+        key: revision
+        for key, revision in current_revisions(history, service).items()
+        if key[0] in engines
+    }
     if not now:
         raise BadInput(f"service '{service}' has no recorded revision to roll back from")
     targets: list[Revision] = []
@@ -238,7 +268,7 @@ def rollback_plan(
             target = older[-1]
         if target.id == present.id:
             raise BadInput(f"revision {target.id} is the one running already")
-        if engine.image(target.image_id) is None:
+        if engines[node].image(target.image_id) is None:
             raise CollaError(f"image {target.image_id[7:19]} of revision {target.id} is gone")
         targets.append(target)
     if not targets:
@@ -260,9 +290,13 @@ def rollback_plan(
         _, restore_old, _ = backup_tasks(
             current.project, current.catalog, current.topology, service, dump.backup
         )
-        backup, restore, restore_old = _resolve(engine, (backup, restore, restore_old))
+        backup, restore, restore_old = _resolve(engines, (backup, restore, restore_old))
     new = tuple(spec_from_dict(t.spec) for t in targets)
-    running = {c.name: c.labels.get(LABEL_HASH) for c in engine.containers("colla.managed=true")}
+    running = {
+        (node, c.name): c.labels.get(LABEL_HASH)
+        for node, on in engines.items()
+        for c in on.containers("colla.managed=true")
+    }
     old_ports = {
         spec_from_dict(r.spec).ports for r in now.values() if r.spec_hash in running.values()
     }
@@ -291,7 +325,7 @@ def rollback_plan(
 
 
 def adopt_running(
-    history: History, engine: Engine, wanted: Desired, service: str, command: str
+    history: History, engines: Mapping[str, Engine], wanted: Desired, service: str, command: str
 ) -> None:
     """Record the running containers of a service that history does not know yet.
 
@@ -302,7 +336,7 @@ def adopt_running(
     for spec in _service_specs(wanted, service):
         if (spec.node, spec.name) in known:
             continue
-        running = engine.container(spec.name)
+        running = engines[spec.node].container(spec.name)
         if running is None or running.labels.get(LABEL_HASH) != spec.spec_hash:
             continue
         record_revision(

@@ -13,6 +13,7 @@ from colla.deploy import deployment
 from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.check import functional_check
 from colla.deploy.credentials import admin_auth
+from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Change
 from colla.deploy.prechecks import topology
 from colla.deploy.services import load_services
@@ -40,11 +41,14 @@ class Session:
     history: History
     say: Say
     recovered: list[str] = field(default_factory=list)
+    # Each node's engine (only the nodes of --limit when it was given).
+    engines: dict[str, Engine] = field(default_factory=dict)
+    limit: frozenset[str] | None = None
 
     def applier(self, nodes: dict[str, NodeSpecs] | None = None) -> Applier:
-        """An applier on this engine (for tasks and health waits)."""
+        """An applier on the nodes' engines (for tasks and health waits)."""
         catalog = load_services()
-        engines = {name: self.engine for name in self.project.inventory.hosts}
+        engines = self.engines
         options = ApplyOptions(health_timeout=self.project.globals.colla_health_timeout)
         return Applier(engines, catalog, nodes or {}, options, self.say, self.record)
 
@@ -56,7 +60,7 @@ class Session:
         def check(service: str) -> None:
             self.say(f"functional check: {functional_check(auth, catalog[service])}")
 
-        return Swapper(self.engine, self.history, self.applier(), check, self.say)
+        return Swapper(self.engines, self.history, self.applier(), check, self.say)
 
     def record(self, service: str, changes: list[Change]) -> None:
         """A revision for every container a deploy created or recreated."""
@@ -73,14 +77,19 @@ class Session:
 
 
 @contextmanager
-def session(config_dir: Path, say: Say, inventory: Path | None = None) -> Iterator[Session]:
-    """Lock the deployment, open its history and finish what a killed colla left."""
+def session(
+    config_dir: Path, say: Say, inventory: Path | None = None, limit: str | None = None
+) -> Iterator[Session]:
+    """Lock the deployment, reach its nodes (those of ``limit``: ``NODE[,NODE]``), open its
+    history and finish what a killed colla left."""
     with locked(config_dir):
         project, _ = deployment.load(config_dir, inventory)
+        nodes = parse_limit(limit, project)
         engine = Engine.connect()
+        engines = deployment.engines_for(project, engine, nodes)
         history = open_history(project)
         try:
-            current = Session(project, engine, history, say)
+            current = Session(project, engine, history, say, engines=engines, limit=nodes)
             if history.unfinished():
                 current.recovered = recover(current.swapper(), history, say)
             yield current

@@ -5,14 +5,13 @@ commit, contract. Each step is journalled before it runs; any failure reverts.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from colla.deploy.apply import Applier, container_request, task_request, write_config_dir
+from colla.deploy import nodefiles
+from colla.deploy.apply import Applier, container_request, task_request
 from colla.deploy.specs import (
     LABEL_HASH,
     ContainerSpec,
@@ -28,7 +27,6 @@ from colla.upgrade import haproxy
 
 OLD_SUFFIX = "-colla-old"
 NEXT_SUFFIX = "-colla-next"
-SNAPSHOT_SUFFIX = ".colla-old"
 KILL_ENV = "COLLA_KILL_AT"  # tests: SIGKILL colla when it journals this step
 # Once the new version is verified, an interrupted operation is completed, not reverted.
 COMMITTED_STEPS = ("commit", "contract")
@@ -88,12 +86,18 @@ def record_revision(history: History, spec: ContainerSpec, **fields: Any) -> int
 
 
 class Swapper:
-    """Runs swap plans on one engine, recording history, and reverts or completes them."""
+    """Runs swap plans on the engines of their nodes, recording history, and reverts or
+    completes them."""
 
     def __init__(
-        self, engine: Engine, history: History, applier: Applier, check: Check, say: Say
+        self,
+        engines: Mapping[str, Engine],
+        history: History,
+        applier: Applier,
+        check: Check,
+        say: Say,
     ) -> None:
-        self.engine = engine
+        self.engines = engines
         self.history = history
         self.applier = applier
         self.check = check
@@ -109,12 +113,19 @@ class Swapper:
         """The schema versions of the service's databases; None when unknown."""
         if plan.schema is None:
             return None
-        write_config_dir(Path(plan.schema.config_dir), plan.schema.files)
-        code, output = self.engine.run_to_completion(task_request(plan.schema))
+        engine = self._engine(plan.schema.node)
+        nodefiles.write_config(engine, plan.schema)
+        code, output = engine.run_to_completion(task_request(plan.schema))
         return output if code == 0 else None
 
+    def _engine(self, node: str) -> Engine:
+        engine = self.engines.get(node)
+        if engine is None:
+            raise CollaError(f"node {node} is not reachable in this run (see --limit)")
+        return engine
+
     def _task(self, task: TaskSpec) -> None:
-        write_config_dir(Path(task.config_dir), task.files)
+        nodefiles.write_config(self._engine(task.node), task)
         self.applier.run_task(task.node, task)
 
     def run(self, plan: SwapPlan) -> list[int]:
@@ -185,7 +196,7 @@ class Swapper:
         self._step(op, "stop-old")
         for spec in plan.new:
             self._keep_old(spec)
-            self.engine.rename(spec.name + NEXT_SUFFIX, spec.name)
+            self._engine(spec.node).rename(spec.name + NEXT_SUFFIX, spec.name)
         for backend, old, _ in plan.haproxy:
             for name in old:
                 haproxy.set_state(backend, name, "ready")
@@ -205,43 +216,44 @@ class Swapper:
             self._task(plan.restore_before_start)
         self._step(op, "start-new")
         for spec in plan.new:
-            self.engine.rename(spec.name + NEXT_SUFFIX, spec.name)
-            self.engine.start(spec.name)
+            engine = self._engine(spec.node)
+            engine.rename(spec.name + NEXT_SUFFIX, spec.name)
+            engine.start(spec.name)
         self._step(op, "verify")
         for spec in plan.new:
             self.applier.wait_healthy(spec.node, spec.name)
         self.check(plan.service)
 
     def _keep_old(self, spec: ContainerSpec, timeout: int = 20) -> None:
-        current = self.engine.container(spec.name)
+        engine = self._engine(spec.node)
+        current = engine.container(spec.name)
         if current is None:
             return
-        self.engine.remove_container(spec.name + OLD_SUFFIX)
+        engine.remove_container(spec.name + OLD_SUFFIX)
         if current.state == "running":
-            self.engine.stop(spec.name, timeout=timeout)
-        self.engine.rename(spec.name, spec.name + OLD_SUFFIX)
+            engine.stop(spec.name, timeout=timeout)
+        engine.rename(spec.name, spec.name + OLD_SUFFIX)
 
     def _start_new(self, spec: ContainerSpec, name: str | None = None, start: bool = True) -> None:
-        directory = Path(spec.config_dir)
-        snapshot = Path(spec.config_dir + SNAPSHOT_SUFFIX)
+        engine = self._engine(spec.node)
         # The old container mounts the same directory: keep its files to put them back.
         # (It read them when it started, so a running old container is not disturbed.)
-        if directory.is_dir() and not snapshot.exists():
-            shutil.copytree(directory, snapshot)
-        write_config_dir(directory, spec.files)
+        nodefiles.snapshot(engine, spec)
+        nodefiles.write_config(engine, spec)
         name = name or spec.name
-        self.engine.remove_container(name)
-        self.engine.create_container(replace(container_request(spec), name=name))
+        engine.remove_container(name)
+        engine.create_container(replace(container_request(spec), name=name))
         if start:
-            self.engine.start(name)
+            engine.start(name)
 
     def _logs(self, specs: tuple[ContainerSpec, ...]) -> tuple[str, ...]:
         lines: list[str] = []
         for spec in specs:
-            if self.engine.container(spec.name) is not None:
+            engine = self.engines.get(spec.node)
+            if engine is not None and engine.container(spec.name) is not None:
                 lines += [
-                    f"{spec.name}: {line}"
-                    for line in self.engine.logs(spec.name, tail=10).splitlines()
+                    f"{spec.node}/{spec.name}: {line}"
+                    for line in engine.logs(spec.name, tail=10).splitlines()
                 ]
         return tuple(lines[-20:])
 
@@ -250,25 +262,24 @@ class Swapper:
         data = op.data
         new = [spec_from_dict(d) for d in data["new"]]
         for spec in new:
-            current = self.engine.container(spec.name)
-            has_old = self.engine.container(spec.name + OLD_SUFFIX) is not None
+            engine = self._engine(spec.node)
+            current = engine.container(spec.name)
+            has_old = engine.container(spec.name + OLD_SUFFIX) is not None
             if current is not None and (
                 has_old or current.labels.get(LABEL_HASH) == spec.spec_hash
             ):
-                self.engine.remove_container(spec.name)
+                engine.remove_container(spec.name)
         if data.get("db_changed") and data.get("restore"):
             self.say("restoring the database from the dump taken before")
             self._task(task_from_dict(data["restore"]))
         for spec in new:
-            snapshot = Path(spec.config_dir + SNAPSHOT_SUFFIX)
-            if snapshot.is_dir():
-                shutil.rmtree(spec.config_dir, ignore_errors=True)
-                snapshot.rename(spec.config_dir)
-            if self.engine.container(spec.name + OLD_SUFFIX) is not None:
-                self.engine.rename(spec.name + OLD_SUFFIX, spec.name)
-            old = self.engine.container(spec.name)
+            engine = self._engine(spec.node)
+            nodefiles.restore(engine, spec)
+            if engine.container(spec.name + OLD_SUFFIX) is not None:
+                engine.rename(spec.name + OLD_SUFFIX, spec.name)
+            old = engine.container(spec.name)
             if old is not None and old.state != "running":
-                self.engine.start(spec.name)
+                engine.start(spec.name)
             if old is not None:
                 self.applier.wait_healthy(spec.node, spec.name)
         for revision in data.get("revisions", []):
@@ -283,8 +294,9 @@ class Swapper:
         self._step(op.id, "commit")
         for d in data["new"]:
             spec = spec_from_dict(d)
-            self.engine.remove_container(spec.name + OLD_SUFFIX)
-            shutil.rmtree(spec.config_dir + SNAPSHOT_SUFFIX, ignore_errors=True)
+            engine = self._engine(spec.node)
+            engine.remove_container(spec.name + OLD_SUFFIX)
+            nodefiles.drop_snapshot(engine, spec)
         self._step(op.id, "contract")
         note = ""
         try:

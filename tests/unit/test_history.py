@@ -37,7 +37,7 @@ def test_revisions_statuses_and_privacy(tmp_path: Path) -> None:
     assert revision is not None and revision.status == "healthy" and revision.finished_at
     assert spec_from_dict(revision.spec) == made
     assert "spec" not in revision.summary()
-    assert pinned_tags(history, "zed") == {"keystone": "zed-2"}
+    assert pinned_tags(history, "zed") == {("node1", "keystone"): "zed-2"}
     assert pinned_tags(history, "zed-2") == {}
 
 

@@ -1,0 +1,1 @@
+"""The lab: several colla nodes on one machine, and a registry they pull from."""

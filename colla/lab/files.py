@@ -1,0 +1,128 @@
+"""The lab's files: its SSH keys, known_hosts, and the config directory it writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from colla.config.passwords import write_private_file
+from colla.errors import CollaError
+from colla.lab.settings import LabSettings
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """An ed25519 key: the private key file's bytes and the public line."""
+
+    private: bytes
+    public: bytes
+
+
+def ensure_state_dir(path: Path) -> None:
+    """The state directory, mode 0700: it holds the key that opens every node."""
+    path.mkdir(parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
+
+
+def ensure_key(path: Path, comment: str) -> KeyPair:
+    """An ed25519 key at ``path`` (0600) and ``path``.pub, made once with ssh-keygen."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+                check=True,
+                capture_output=True,
+            )
+        except FileNotFoundError:
+            raise CollaError("ssh-keygen is missing: install openssh-client") from None
+        except subprocess.CalledProcessError as e:
+            raise CollaError(f"ssh-keygen {path}: {e.stderr.decode().strip()}") from None
+    for file in (path, path.with_suffix(".pub")):
+        file.chmod(0o600)
+    return KeyPair(path.read_bytes(), path.with_suffix(".pub").read_bytes())
+
+
+def host_key(settings: LabSettings, node: str) -> KeyPair:
+    """A node's SSH host key, made by the lab so that known_hosts is written, not learnt."""
+    return ensure_key(settings.state_dir / "hostkeys" / node, f"{settings.name}-{node}")
+
+
+def write_known_hosts(settings: LabSettings, keys: Mapping[str, bytes]) -> Path:
+    """known_hosts for every node: address, then the key type and key of its host key."""
+    lines = []
+    for node, public in sorted(keys.items()):
+        kind, key = public.decode().split()[:2]
+        lines.append(f"{settings.node_address(node)} {kind} {key}\n")
+    path = settings.state_dir / "known_hosts"
+    _write_if_changed(path, "".join(lines), 0o600)
+    return path
+
+
+def inventory_text(settings: LabSettings) -> str:
+    """The lab's inventory: node1 is control and network, the others compute."""
+    state = settings.state_dir
+    common = (
+        f"ansible_user=root ansible_ssh_private_key_file={state / 'id_ed25519'} "
+        f"colla_ssh_known_hosts={state / 'known_hosts'}"
+    )
+    names = settings.node_names()
+    lines = [f"# written by `colla lab up` for lab {settings.name}; rewritten on every up\n"]
+
+    def group(name: str, members: list[str]) -> None:
+        lines.append(f"\n[{name}]\n")
+        for node in members:
+            lines.append(f"{node} ansible_host={settings.node_address(node)} {common}\n")
+
+    group("control", names[:1])
+    group("network", names[:1])
+    group("compute", names[1:])
+    group("storage", [])
+    group("monitoring", names[:1])
+    return "".join(lines)
+
+
+def globals_text(settings: LabSettings) -> str:
+    """A starting globals.yml for the lab (written once; the operator may edit it)."""
+    first = settings.node_address("node1")
+    return (
+        f"---\n# colla globals for lab {settings.name}, written by `colla lab up` once.\n"
+        "# Inside a lab node the management interface is eth0; eth1 is spare, for the\n"
+        "# provider network. Lab nodes have no /dev/kvm: guests are emulated.\n"
+        'network_interface: "eth0"\nneutron_external_interface: "eth1"\n'
+        'nova_compute_virt_type: "qemu"\n'
+        f'kolla_internal_vip_address: "{first}"\n'
+        "# Nodes pull images from the lab's registry (`colla registry up`, then\n"
+        "# `colla build --push 127.0.0.1:4000`); without it, use `colla images send`.\n"
+        f'#docker_registry: "{settings.docker_registry}"\n'
+        f"colla_history_path: history.sqlite\n"
+    )
+
+
+def write_config(settings: LabSettings) -> None:
+    """inventory (always), globals.yml and passwords.yml (only when missing)."""
+    state = settings.state_dir
+    _write_if_changed(state / "inventory", inventory_text(settings), 0o640)
+    if not (state / "globals.yml").exists():
+        _write_if_changed(state / "globals.yml", globals_text(settings), 0o640)
+    if not (state / "passwords.yml").exists():
+        write_private_file(state / "passwords.yml", "# colla passwords: run `colla genpwd`\n")
+
+
+def _write_if_changed(path: Path, text: str, mode: int) -> None:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,68 @@
+"""The lab's pure parts: addresses, the node container's privileges, its inventory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from colla.config.inventory import load_inventory
+from colla.deploy.nodes import host_facts
+from colla.engine.endpoint import endpoint_for
+from colla.errors import BadInput
+from colla.lab.files import inventory_text
+from colla.lab.lab import node_request
+from colla.lab.settings import lab_settings
+
+
+def test_addresses_come_from_the_subnet(tmp_path: Path) -> None:
+    s = lab_settings(nodes=3, subnet="10.9.8.0/24", state_dir=tmp_path)
+    assert s.node_names() == ["node1", "node2", "node3"]
+    assert [s.node_address(n) for n in s.node_names()] == ["10.9.8.11", "10.9.8.12", "10.9.8.13"]
+    assert s.docker_registry == "10.9.8.2:4000"
+    assert (s.external_network, str(s.external_subnet)) == ("colla-lab-ext", "10.9.9.0/24")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"nodes": 0}, "--nodes: Input should be greater than or equal to 1"),
+        ({"nodes": 10}, "--nodes: Input should be less than or equal to 9"),
+        ({"subnet": "10.0.0.0/30"}, "--subnet: Value error, expected a prefix from /16 to /27"),
+        ({"subnet": "fe80::/64"}, "--subnet:"),
+        ({"name": "Bad Name"}, "--name:"),
+    ],
+)
+def test_bad_settings_are_one_line_errors_naming_the_option(
+    tmp_path: Path, values: dict[str, object], message: str
+) -> None:
+    with pytest.raises(BadInput) as e:
+        lab_settings(state_dir=tmp_path, **values)
+    assert str(e.value).startswith(message)
+    assert "\n" not in str(e.value)
+
+
+def test_a_node_gets_what_dockerd_needs_but_not_privileged(tmp_path: Path) -> None:
+    s = lab_settings(state_dir=tmp_path)
+    request = node_request(s, "node2")
+    assert request.cap_add == ("ALL",) and request.cap_drop == ("SYS_RESOURCE",)
+    assert set(request.security_opt) == {"seccomp=unconfined", "apparmor=unconfined"}
+    assert request.volumes == {"colla-lab-node2-docker": "/var/lib/docker"}
+    assert request.binds["/sys/fs/cgroup"].startswith("/sys/fs/cgroup")
+    assert (request.network, request.ip, request.hostname) == ("colla-lab", "10.213.42.12", "node2")
+    assert request.labels == {"colla.lab": "colla-lab", "colla.lab.node": "node2"}
+    assert "--insecure-registry=10.213.42.2:4000" in (request.command or ())
+
+
+def test_the_inventory_reaches_each_node_over_ssh_with_the_labs_key(tmp_path: Path) -> None:
+    s = lab_settings(nodes=3, state_dir=tmp_path)
+    path = tmp_path / "inventory"
+    path.write_text(inventory_text(s))
+    inventory = load_inventory(path)
+    assert inventory.groups["control"] == ("node1",)
+    assert inventory.groups["network"] == ("node1",)
+    assert inventory.groups["compute"] == ("node2", "node3")
+    endpoint = endpoint_for(host_facts(inventory.hosts["node3"]), str(path))
+    assert endpoint.url == "ssh://root@10.213.42.13:22"
+    assert endpoint.key_file == str(tmp_path / "id_ed25519")
+    assert endpoint.known_hosts == str(tmp_path / "known_hosts")
