@@ -15,7 +15,8 @@ setup: host-packages engine venv
 
 # Debian packages colla needs on the host: the engine, debootstrap for the offline base
 # image, docker-compose for the Compose round trip, chromium and its driver for the
-# dashboard test, python3-venv for the virtualenv.
+# dashboard test, the ssh client for remote nodes' engines, iproute2 for the all-in-one
+# provider interface, python3-venv for the virtualenv.
 # Installed only when missing.
 host-packages:
 	@missing=""; \
@@ -24,6 +25,8 @@ host-packages:
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
