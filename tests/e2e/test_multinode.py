@@ -69,12 +69,14 @@ def test_node3_engine_stopped_mid_deploy_then_rerun_completes(
     for line in process.stdout:
         output.append(line)
         if not stopped and "node3/memcached: create" in line:
-            # Once the container exists there, node3's dockerd and sshd go down together.
+            # Once the container exists there, node3's dockerd and sshd go down together,
+            # at once (SIGKILL): a graceful stop takes long enough for memcached to
+            # become healthy first, and the deploy would then succeed.
             engine = lab.node("node3")
             deadline = time.monotonic() + 30
             while engine.container("memcached") is None and time.monotonic() < deadline:
                 time.sleep(0.05)
-            lab.local.stop(node3, timeout=5)
+            lab.local.stop(node3, timeout=0)
             stopped = True
     code = process.wait(timeout=900)
     text = "".join(output)
