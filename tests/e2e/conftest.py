@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,20 @@ def assert_refused(
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
     assert engine_state(engine) == before
+
+
+def assert_edit_refused(
+    engine: Engine,
+    config_dir: Path,
+    work: Path,
+    edit: Callable[[Path], object],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A deploy of a copy of ``config_dir`` (at ``work``) changed by ``edit`` is refused."""
+    shutil.copytree(config_dir, work)
+    edit(work)
+    assert_refused(engine, ["deploy", "-c", str(work)], message, capsys)
 
 
 @pytest.fixture

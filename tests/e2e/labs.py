@@ -15,7 +15,7 @@ from pathlib import Path
 from colla.cli.app import run
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import ContainerInfo, Engine
-from colla.engine.endpoint import Endpoint
+from colla.lab.lab import node_endpoint
 from colla.lab.registry import registry_down
 from colla.lab.settings import LabSettings
 
@@ -45,20 +45,7 @@ class Lab:
 
     def node(self, name: str) -> Engine:
         """A node's engine, over SSH with the lab's key and known_hosts."""
-        address = self.settings.node_address(name)
-        state = self.settings.state_dir
-        return Engine.connect_endpoint(
-            Endpoint(
-                name,
-                "ssh",
-                f"ssh://root@{address}:22",
-                host=address,
-                port=22,
-                user="root",
-                key_file=str(state / "id_ed25519"),
-                known_hosts=str(state / "known_hosts"),
-            )
-        )
+        return Engine.connect_endpoint(node_endpoint(self.settings, name))
 
     def wait_for_node(self, name: str, timeout: float = 60) -> None:
         """Until the node's engine answers again."""

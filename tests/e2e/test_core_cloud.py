@@ -21,7 +21,7 @@ from colla.cli.app import run
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.errors import ExitStatus
-from tests.e2e.conftest import assert_refused, engine_state, openstack
+from tests.e2e.conftest import assert_edit_refused, assert_refused, engine_state, openstack
 
 pytestmark = pytest.mark.e2e
 
@@ -132,11 +132,8 @@ def test_bad_input_changes_nothing(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    work = tmp_path / "config"
-    shutil.copytree(config_dir, work)
     mutate, message = BAD_INPUTS[case]
-    mutate(work)
-    assert_refused(engine, ["deploy", "-c", str(work)], message, capsys)
+    assert_edit_refused(engine, config_dir, tmp_path / "config", mutate, message, capsys)
 
 
 def test_interface_without_address(

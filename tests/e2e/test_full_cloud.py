@@ -8,7 +8,6 @@ deleted again, and the test checks that nothing is left.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ import pytest
 from colla import tinyimage
 from colla.cli.app import run
 from colla.engine import Engine
-from tests.e2e.conftest import assert_refused, openstack
+from tests.e2e.conftest import assert_edit_refused, openstack
 
 pytestmark = pytest.mark.e2e
 
@@ -292,11 +291,8 @@ def test_bad_input_for_compute_and_network_changes_nothing(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    work = tmp_path / "config"
-    shutil.copytree(config_dir, work)
     edit, message = BAD_INPUTS[case]
-    edit(work)
-    assert_refused(engine, ["deploy", "-c", str(work)], message, capsys)
+    assert_edit_refused(engine, config_dir, tmp_path / "config", edit, message, capsys)
 
 
 def test_audit_shows_what_each_container_is_granted(
