@@ -20,28 +20,13 @@ from colla.cli.app import run
 from colla.deploy.services import load_services
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
-from colla.engine.endpoint import Endpoint
 from colla.lab.files import inventory_text
+from colla.lab.lab import node_endpoint
 from colla.lab.settings import lab_settings
 
 NAME = "colla-bench"
 SUBNET = "10.213.60.0/24"  # and .61.0/24 for its second network
 SERVICES = ("mariadb", "memcached", "rabbitmq")
-
-
-def _node_engine(state: Path, address: str, node: str) -> Engine:
-    return Engine.connect_endpoint(
-        Endpoint(
-            node,
-            "ssh",
-            f"ssh://root@{address}:22",
-            host=address,
-            port=22,
-            user="root",
-            key_file=str(state / "id_ed25519"),
-            known_hosts=str(state / "known_hosts"),
-        )
-    )
 
 
 def _clean(engine: Engine) -> None:
@@ -99,7 +84,7 @@ def main() -> int:
             return 1
         one, three = _inventory(state, 1), _inventory(state, 3)
         engines = {
-            n: _node_engine(state, settings.node_address(n), n) for n in settings.node_names()
+            n: Engine.connect_endpoint(node_endpoint(settings, n)) for n in settings.node_names()
         }
         for node in engines:
             refs = [f"{args.namespace}/{s}:zed" for s in SERVICES]

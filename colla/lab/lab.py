@@ -56,6 +56,22 @@ def node_volume(settings: LabSettings, node: str) -> str:
     return f"{settings.name}-{node}-docker"
 
 
+def node_endpoint(settings: LabSettings, node: str) -> Endpoint:
+    """How colla reaches a lab node's engine: ssh as root with the lab's key and the
+    known_hosts it wrote."""
+    address = settings.node_address(node)
+    return Endpoint(
+        node=node,
+        kind="ssh",
+        url=f"ssh://root@{address}:22",
+        host=address,
+        port=22,
+        user="root",
+        key_file=str(settings.state_dir / "id_ed25519"),
+        known_hosts=str(settings.state_dir / "known_hosts"),
+    )
+
+
 def dockerd_args(settings: LabSettings, node: str) -> tuple[str, ...]:
     """dockerd's arguments inside a node."""
     return (
@@ -207,16 +223,7 @@ class Lab:
 
     def _wait_ready(self, node: str) -> None:
         s = self.settings
-        endpoint = Endpoint(
-            node=node,
-            kind="ssh",
-            url=f"ssh://root@{s.node_address(node)}:22",
-            host=s.node_address(node),
-            port=22,
-            user="root",
-            key_file=str(s.state_dir / "id_ed25519"),
-            known_hosts=str(s.state_dir / "known_hosts"),
-        )
+        endpoint = node_endpoint(s, node)
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             try:
