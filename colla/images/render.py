@@ -21,6 +21,10 @@ from colla.images.catalog import TEMPLATE_NAME, Catalog
 from colla.images.config import BuildConfig
 
 START_SCRIPT = "colla-start"
+# Stands for the parent's reference while an image's identity is computed: the identity
+# must not depend on the namespace or tag an image is built under (issue 13: every
+# namespace rebuilt every image below openstack-base).
+_PARENT_PLACEHOLDER = "colla-parent-image-placeholder"
 
 
 @dataclass(frozen=True)
@@ -39,14 +43,9 @@ class RenderedImage:
     dockerfile: str
     files: tuple[tuple[str, bytes], ...]
     packages: tuple[str, ...]
-
-    @property
-    def template_hash(self) -> str:
-        """A digest of the whole build context; it changes when any input changes."""
-        digest = hashlib.sha256(self.dockerfile.encode())
-        for name, content in self.files:
-            digest.update(b"\0" + name.encode() + b"\0" + content)
-        return digest.hexdigest()[:16]
+    # A digest of the build context with the parent's reference replaced by the parent's
+    # own identity: equal content under another namespace or tag gives an equal hash.
+    template_hash: str = ""
 
     def context_tar(self) -> bytes:
         """The build context as a tar, with fixed metadata so it is reproducible."""
@@ -55,7 +54,8 @@ class RenderedImage:
             for name, content in (("Dockerfile", self.dockerfile.encode()), *self.files):
                 info = tarfile.TarInfo(name)
                 info.size = len(content)
-                info.mode = 0o644
+                # The legacy builder keeps a COPY'd file's mode; it has no --chmod.
+                info.mode = 0o755 if name == START_SCRIPT else 0o644
                 tar.addfile(info, io.BytesIO(content))
         return buffer.getvalue()
 
@@ -94,6 +94,7 @@ class Renderer:
             autoescape=False,
         )
         self._check_overrides()
+        self._identities: dict[str, str] = {}
 
     def _template(self, name: str) -> jinja2.Template:
         try:
@@ -134,6 +135,46 @@ class Renderer:
         image = self._catalog[name]
         config = self._config
         parent = config.base_image if image.parent is None else config.ref(image.parent)
+        text = self._text(name)
+        own = sorted(
+            (path.name, path.read_bytes())
+            for path in image.directory.iterdir()
+            if path.is_file() and path.suffix != ".j2"
+        )
+        files: tuple[tuple[str, bytes], ...] = tuple(own)
+        if not self._catalog.children(name):
+            # colla-start goes last, and only into images that nothing builds on, so that
+            # an edit to it rebuilds one layer per image instead of the whole tree.
+            text += f"COPY {START_SCRIPT} /usr/local/bin/{START_SCRIPT}\n"
+            files = (*own, (START_SCRIPT, start_script()))
+        identity = self._identity_of(name, text, files)
+        return RenderedImage(
+            name=name,
+            dockerfile=text.replace(_PARENT_PLACEHOLDER, parent),
+            files=files,
+            packages=config.packages(self._catalog, name),
+            template_hash=identity,
+        )
+
+    def _identity_of(self, name: str, text: str, files: tuple[tuple[str, bytes], ...]) -> str:
+        if name in self._identities:
+            return self._identities[name]
+        image = self._catalog[name]
+        if image.parent is None:
+            parent = self._config.base_image
+        else:
+            parent = f"{image.parent}@{self.render(image.parent).template_hash}"
+        digest = hashlib.sha256(text.replace(_PARENT_PLACEHOLDER, parent).encode())
+        for file_name, content in files:
+            digest.update(b"\0" + file_name.encode() + b"\0" + content)
+        self._identities[name] = digest.hexdigest()[:16]
+        return self._identities[name]
+
+    def _text(self, name: str) -> str:
+        """The Dockerfile, tidied, with the parent's reference still a placeholder."""
+        image = self._catalog[name]
+        config = self._config
+        parent = config.base_image if image.parent is None else _PARENT_PLACEHOLDER
         packages = config.packages(self._catalog, name)
         context = {
             "image_name": name,
@@ -170,13 +211,7 @@ class Renderer:
             ) from None
         except jinja2.UndefinedError as e:
             raise BadInput(f"{image.directory / TEMPLATE_NAME}: {e.message}") from None
-        own = sorted(
-            (path.name, path.read_bytes())
-            for path in image.directory.iterdir()
-            if path.is_file() and path.suffix != ".j2"
-        )
-        files = (*own, (START_SCRIPT, start_script()))
-        return RenderedImage(name=name, dockerfile=_tidy(text), files=files, packages=packages)
+        return _tidy(text)
 
 
 _EXTENDS = re.compile(r"\{%-?\s*extends\s+parent_template\s*-?%\}")

@@ -27,7 +27,8 @@ def test_template_only_writes_dockerfiles(tmp_path: Path) -> None:
     assert code == 0
     assert sorted(p.name for p in target.iterdir()) == ["base", "keystone", "openstack-base"]
     assert "RUN echo custom" in (target / "keystone" / "Dockerfile").read_text()
-    assert (target / "base" / "colla-start").is_file()
+    assert (target / "keystone" / "colla-start").is_file()
+    assert not (target / "base" / "colla-start").exists()
 
 
 @pytest.mark.parametrize(

@@ -107,13 +107,30 @@ def test_bad_build_settings(tree: Path, tmp_path: Path, text: str, message: str)
         load_build_config(settings, load_catalog(tree))
 
 
-def test_template_hash_follows_content(tree: Path) -> None:
+def test_template_hash_follows_content_not_names(tree: Path, tmp_path: Path) -> None:
     catalog = load_catalog(tree)
     one = Renderer(catalog, BuildConfig(tag="a")).render("keystone")
     again = Renderer(catalog, BuildConfig(tag="a")).render("keystone")
-    other = Renderer(catalog, BuildConfig(tag="b")).render("keystone")
-    assert one.template_hash == again.template_hash != other.template_hash
+    elsewhere = Renderer(catalog, BuildConfig(namespace="colla-test", tag="b")).render("keystone")
+    assert one.template_hash == again.template_hash == elsewhere.template_hash
+    assert one.dockerfile != elsewhere.dockerfile
     assert one.context_tar() == again.context_tar()
+    # A change in an ancestor is a change of every image below it.
+    override = _override(tmp_path, "{% block openstack_base_footer %}RUN x{% endblock %}")
+    changed = Renderer(catalog, BuildConfig(tag="a"), [override]).render("keystone")
+    assert changed.template_hash != one.template_hash
+    assert changed.dockerfile == one.dockerfile
+
+
+def test_start_script_is_copied_last_into_images_nothing_builds_on(tree: Path) -> None:
+    renderer = Renderer(load_catalog(tree), BuildConfig())
+    keystone = renderer.render("keystone")
+    assert keystone.dockerfile.endswith("COPY colla-start /usr/local/bin/colla-start\n")
+    assert "colla-start" in dict(keystone.files)
+    for parent in ("base", "openstack-base"):
+        rendered = renderer.render(parent)
+        assert "colla-start" not in dict(rendered.files)
+        assert "COPY colla-start" not in rendered.dockerfile
 
 
 def test_shipped_templates_render_quiet_package_setup() -> None:
@@ -123,6 +140,7 @@ def test_shipped_templates_render_quiet_package_setup() -> None:
     assert "policy-rc.d" in base.dockerfile
     assert dict(base.files)["policy-rc.d"].endswith(b"exit 101\n")
     assert "useradd --system --uid 42425 --gid 42425" in base.dockerfile
-    assert "colla-start" in dict(base.files)
+    assert "colla-start" not in dict(base.files)
+    assert "colla-start" in dict(renderer.render("memcached").files)
     keystone = renderer.render("keystone").dockerfile
     assert "ENV COLLA_SERVICE_USER=keystone" in keystone
