@@ -46,6 +46,11 @@ class Globals(pydantic.BaseModel):
     colla_health_timeout: int = pydantic.Field(default=300, ge=10, le=3600)
     # The history of revisions (SQLite); relative paths are under the config directory.
     colla_history_path: str = "history.sqlite"
+    # Put before every data volume's name, so that two clouds on one engine (a test
+    # suite's and an operator's) never share a database. Empty: the plain names.
+    colla_volume_prefix: str = pydantic.Field(
+        default="", pattern=r"^(?:[a-z0-9][a-z0-9_.\-]{0,31})?$"
+    )
     enabled: dict[str, bool] = {}
 
     @property

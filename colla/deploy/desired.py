@@ -275,7 +275,7 @@ def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) ->
         image_id="",
         config_dir=str(project.config_dir / item.name),
         files=tuple(files),
-        volumes=tuple(sorted(item.volumes.items())),
+        volumes=_volumes(project, item.volumes),
         environment=tuple(
             sorted(
                 (k, r.text(v, node, f"{item.name} environment {k}", item.name))
@@ -314,8 +314,14 @@ def _task_spec(
         image_id="",
         config_dir=str(project.config_dir / name),
         files=(*files, _config_json(command, files, permissions, user)),
-        volumes=tuple(sorted((volumes or {}).items())),
+        volumes=_volumes(project, volumes or {}),
     )
+
+
+def _volumes(project: Project, volumes: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Volume name → mount path, each name under the deployment's volume prefix."""
+    prefix = project.globals.colla_volume_prefix
+    return tuple(sorted((prefix + name, path) for name, path in volumes.items()))
 
 
 def _task(r: _Renderer, project: Project, node: str, item: TaskDef) -> TaskSpec:

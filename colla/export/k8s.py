@@ -172,7 +172,8 @@ class _Generator:
         for volume, path in spec.volumes:
             vname = k8s_name(volume)
             mounts.append({"name": vname, "mountPath": path})
-            if volume == LOGS_VOLUME:
+            # The name may carry the deployment's colla_volume_prefix.
+            if volume.endswith(LOGS_VOLUME):
                 volumes.append({"name": vname, "emptyDir": {}})
             elif kind == "StatefulSet":
                 claims.append(_claim(vname))

@@ -65,6 +65,7 @@ def test_all_in_one_containers_and_bootstrap_order(config_dir: Path) -> None:
         "glance-databases",
         "glance-register",
         "glance-db-sync",
+        "glance-load-metadefs",
     ]
     keystone = next(c for c in node.containers if c.name == "keystone")
     assert keystone.image == "colla/keystone:zed"
@@ -148,3 +149,26 @@ def test_shipped_service_catalog_orders_dependencies() -> None:
     assert levels[2] == ["glance", "neutron", "placement"]
     assert levels[3] == ["neutron_linuxbridge", "nova"]
     assert levels[4] == ["horizon", "neutron_agents", "nova_compute"]
+
+
+def test_volume_prefix_names_every_volume(config_dir: Path) -> None:
+    with (config_dir / "globals.yml").open("a") as f:
+        f.write("colla_volume_prefix: suite-\n")
+    node = desired_state(_project(config_dir), load_services(), TOPOLOGY)["localhost"]
+    mariadb = next(c for c in node.containers if c.name == "mariadb")
+    assert dict(mariadb.volumes) == {
+        "suite-mariadb": "/var/lib/mysql",
+        "suite-colla_logs": "/var/log/colla",
+    }
+    tasks = [t for steps in (*node.tasks.values(), *node.post.values()) for t in steps]
+    names = {v for t in tasks for v, _ in t.volumes} | {
+        v for c in node.containers for v, _ in c.volumes
+    }
+    assert names and all(v.startswith("suite-") for v in names)
+
+
+def test_a_bad_volume_prefix_is_refused(config_dir: Path) -> None:
+    with (config_dir / "globals.yml").open("a") as f:
+        f.write("colla_volume_prefix: ../x\n")
+    with pytest.raises(BadInput, match="colla_volume_prefix"):
+        _project(config_dir)
