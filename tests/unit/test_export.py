@@ -102,6 +102,7 @@ def test_compose_output_is_stable_and_a_change_shows_only_itself(config_dir: Pat
         "localhost/docker-compose.yml",
         "localhost/config/glance_api/glance-api.conf",
         "localhost/config/glance-db-sync/glance-api.conf",
+        "localhost/config/glance-load-metadefs/glance-api.conf",
     }
     old = first["localhost/docker-compose.yml"].content.decode().splitlines()
     new = second["localhost/docker-compose.yml"].content.decode().splitlines()
