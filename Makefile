@@ -99,8 +99,11 @@ integration: setup
 e2e: setup aio-network
 	$(VENV)/bin/pytest -q -m e2e
 
+# Fail fast: lint, types and the unit tier first; then one run of the integration and
+# e2e tiers, in the order tests/conftest.py declares, with the slowest tests listed.
 test: setup lint aio-network
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not docker and not e2e"
+	$(VENV)/bin/pytest -q -m "docker or e2e" --durations=25
 
 bench: setup aio-network
 	bench/build

@@ -1,18 +1,58 @@
-"""Fixtures shared by the tiers that need the real engine and the all-in-one config."""
+"""Fixtures shared by the tiers that need the real engine, the suite's order, and its
+clean slate.
+
+The suite runs tier by tier: unit, then integration, then e2e, and the e2e modules in
+the order declared in ``E2E_ORDER`` (the cloud they share is built by the first and
+used by the ones after it), not in the order of their file names.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from colla.cli.app import run
 from colla.engine import Engine
+from tests.janitor import SUITE_VOLUME_PREFIX, suite_volumes, sweep
 
-# The all-in-one cloud of the e2e tier and the Compose round trip: the same config
-# directory as `make aio` (or COLLA_E2E_CONFIG_DIR), left deployed at the end.
-CONFIG_DIR = Path(os.environ.get("COLLA_E2E_CONFIG_DIR", "/etc/colla"))
+# The e2e cloud's own config directory (its history, lock and overrides with it), never
+# the operator's /etc/colla; its volumes carry SUITE_VOLUME_PREFIX. Made anew each run.
+CONFIG_DIR = Path(os.environ.get("COLLA_E2E_CONFIG_DIR", "/var/lib/colla-suite/config"))
+
+TIERS = ("unit", "integration", "e2e")
+E2E_ORDER = (
+    "test_core_cloud",  # destroys what runs, deploys the full cloud, uses it
+    "test_compose_cloud",  # the same cloud from Compose files, then colla's again
+    "test_full_cloud",
+    "test_upgrade",
+    "test_upgrade_nova",
+    "test_upgrade_haproxy",
+    "test_multinode",  # labs last: the all-in-one cloud is stopped for them
+    "test_multinode_full",
+)
+
+
+def _order(item: pytest.Item) -> tuple[int, int]:
+    parts = item.path.parts
+    tier = next((TIERS.index(p) for p in reversed(parts) if p in TIERS), len(TIERS))
+    module = item.path.stem
+    return tier, E2E_ORDER.index(module) if module in E2E_ORDER else len(E2E_ORDER)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A stable sort keeps each module's own order of tests.
+    items.sort(key=_order)
+
+
+def pytest_report_header() -> list[str]:
+    return [
+        "colla: the docker and e2e tiers take over this machine's Docker engine: they "
+        "remove colla's containers (volumes of other clouds are kept), bind the "
+        f"OpenStack API ports, and deploy from {CONFIG_DIR}",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +69,24 @@ def images(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def config_dir(images: None) -> Path:
-    """The all-in-one config directory, created and given passwords when missing."""
-    if not (CONFIG_DIR / "globals.yml").exists():
-        assert run(["init", "-c", str(CONFIG_DIR)]) == 0
+def clean_slate(engine: Engine) -> None:
+    """What a killed earlier run left is removed, and the suite's cloud starts empty."""
+    sweep(engine, CONFIG_DIR, print)
+    leftovers = suite_volumes(engine)
+    if leftovers:
+        # The volumes' passwords went with the old config directory: their containers go,
+        # then the volumes.
+        assert run(["destroy", "--yes-i-really-mean-it"]) == 0
+        for volume in leftovers:
+            engine.remove_volume(volume)
+
+
+@pytest.fixture(scope="session")
+def config_dir(images: None, clean_slate: None) -> Iterator[Path]:
+    """The suite's all-in-one config directory, new for this run, with passwords."""
+    assert run(["init", "-c", str(CONFIG_DIR)]) == 0
+    with (CONFIG_DIR / "globals.yml").open("a", encoding="utf-8") as f:
+        f.write("\n# The test suite's cloud: volumes of its own.\n")
+        f.write(f"colla_volume_prefix: {SUITE_VOLUME_PREFIX}\n")
     assert run(["genpwd", "-c", str(CONFIG_DIR)]) == 0
-    return CONFIG_DIR
+    yield CONFIG_DIR

@@ -1,7 +1,8 @@
 """Fixtures for the end-to-end tier: the all-in-one cloud on this machine's engine.
 
-The tier deploys with the default config directory (``/etc/colla``, or
-``COLLA_E2E_CONFIG_DIR``), the same cloud `make aio` makes, and leaves it running.
+The tier deploys the same cloud `make aio` makes, from a config directory of the
+suite's own (tests/conftest.py's ``CONFIG_DIR``) with volumes of its own, and leaves it
+stopped (the labs, last, stop it).
 """
 
 from __future__ import annotations

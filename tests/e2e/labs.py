@@ -18,6 +18,7 @@ from colla.engine import ContainerInfo, Engine
 from colla.lab.lab import node_endpoint
 from colla.lab.registry import registry_down
 from colla.lab.settings import LabSettings
+from tests.conftest import CONFIG_DIR
 
 BIN = Path(sys.executable).parent
 NAMESPACE = "colla-lab"  # never colla/*: those are the all-in-one cloud's images
@@ -82,6 +83,10 @@ def running_lab(
 ) -> Iterator[Lab]:
     """Build and push ``builds``, bring the lab up, write the test's config directory."""
     local = Engine.connect()
+    # The all-in-one cloud's modules are done by now (tests/conftest.py's order): its
+    # 19 containers would only take the 2 cores and the memory the lab nodes need.
+    if CONFIG_DIR.exists():
+        assert run(["stop", "-c", str(CONFIG_DIR)]) == 0
     started_registry = local.container(settings.registry_container) is None
     config = settings.state_dir.with_name(settings.state_dir.name + "-config")
     build("^lab-node$", "^registry$")

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -53,9 +54,9 @@ def _started(engine: Engine) -> dict[str, str]:
     return {c.name: c.started_at for c in engine.containers(f"{LABEL_MANAGED}=true")}
 
 
-def test_start_from_an_engine_without_colla_containers(engine: Engine) -> None:
-    # Volumes are kept, so data of an earlier run survives into this one.
-    assert run(["destroy", "--yes-i-really-mean-it"]) == 0
+def test_start_from_an_engine_without_colla_containers(engine: Engine, config_dir: Path) -> None:
+    # Volumes are kept (an operator's cloud keeps its data); the suite's are new.
+    assert run(["destroy", "--yes-i-really-mean-it", "-c", str(config_dir)]) == 0
     assert _started(engine) == {}
 
 
@@ -203,34 +204,37 @@ def test_the_real_client_uses_the_cloud(config_dir: Path, tmp_path: Path) -> Non
     data = os.urandom(2 * 1024 * 1024)
     source = tmp_path / "image.raw"
     source.write_bytes(data)
-    uploaded = not json.loads(
-        openstack(config_dir, "image", "list", "--name", PROJECT, "-f", "json")
+    # Always a fresh upload: an image kept in the volumes by an earlier run proves nothing.
+    for old in json.loads(openstack(config_dir, "image", "list", "--name", PROJECT, "-f", "json")):
+        openstack(config_dir, "image", "delete", old["ID"])
+    openstack(
+        config_dir,
+        *("image", "create", "--disk-format", "raw", "--container-format", "bare"),
+        *("--file", str(source), PROJECT),
     )
-    if uploaded:
-        openstack(
-            config_dir,
-            "image",
-            "create",
-            "--disk-format",
-            "raw",
-            "--container-format",
-            "bare",
-            "--file",
-            str(source),
-            PROJECT,
-        )
     saved = tmp_path / "saved.raw"
     openstack(config_dir, "image", "save", "--file", str(saved), PROJECT)
     image = json.loads(openstack(config_dir, "image", "show", "-f", "json", PROJECT))
     assert image["status"] == "active"
-    # Glance hashes what it stored (sha512 by default); the download must match it,
-    # and, when this run uploaded the image, the bytes we sent.
+    # Glance hashes what it stored (sha512 by default); the download must match it and
+    # the bytes we sent.
     assert image["properties"]["os_hash_algo"] == "sha512"
     assert hashlib.sha512(saved.read_bytes()).hexdigest() == image["properties"]["os_hash_value"]
-    if uploaded:
-        assert saved.read_bytes() == data
-    providers = json.loads(openstack(config_dir, "resource", "provider", "list", "-f", "json"))
-    assert isinstance(providers, list)
+    assert saved.read_bytes() == data
+    # nova-compute registers this host in Placement, with its CPUs as inventory.
+    deadline = time.monotonic() + 120
+    while not (
+        providers := json.loads(openstack(config_dir, "resource", "provider", "list", "-f", "json"))
+    ):
+        assert time.monotonic() < deadline, "no resource provider registered"
+        time.sleep(3)
+    inventory = json.loads(
+        openstack(
+            config_dir,
+            *("resource", "provider", "inventory", "list", providers[0]["uuid"], "-f", "json"),
+        )
+    )
+    assert "VCPU" in {row["resource_class"] for row in inventory}, inventory
     classes = json.loads(
         openstack(
             config_dir,
@@ -246,11 +250,30 @@ def test_the_real_client_uses_the_cloud(config_dir: Path, tmp_path: Path) -> Non
     assert "VCPU" in {c["name"] for c in classes}
 
 
-def test_check_talks_to_the_apis(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_glance_serves_the_packaged_metadata_definitions(config_dir: Path) -> None:
+    namespaces = json.loads(
+        openstack(config_dir, "image", "metadef", "namespace", "list", "-f", "json")
+    )
+    names = {n["namespace"] for n in namespaces}
+    # Debian's glance ships 33 files under /etc/glance/metadefs, CPU pinning among them.
+    assert len(names) >= 30 and "OS::Compute::CPUPinning" in names, names
+
+
+def test_check_talks_to_the_apis(
+    engine: Engine, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["check", "-c", str(config_dir)]) == 0
-    out = capsys.readouterr().out
-    # token, catalog, image, placement, compute, network, dashboard
-    assert out.count("ok ") == 7
+    capsys.readouterr()
+    # With Glance stopped, check must fail and say so: it asks the API, not the engine.
+    engine.stop("glance_api")
+    try:
+        assert run(["check", "-c", str(config_dir)]) != 0
+        out = capsys.readouterr().out
+        assert re.search(r"FAIL\s+image upload/download", out), out
+        assert re.search(r"ok\s+token", out), out
+    finally:
+        assert run(["deploy", "-c", str(config_dir)]) == 0
+    assert run(["check", "-c", str(config_dir)]) == 0
 
 
 def test_redeploy_changes_nothing(
@@ -278,7 +301,7 @@ def test_an_override_recreates_only_its_container(engine: Engine, config_dir: Pa
 
 def test_destroy_keeps_volumes_then_deploy_keeps_the_data(engine: Engine, config_dir: Path) -> None:
     volumes = engine.volumes(f"{LABEL_MANAGED}=true")
-    assert run(["destroy", "--yes-i-really-mean-it"]) == 0
+    assert run(["destroy", "--yes-i-really-mean-it", "-c", str(config_dir)]) == 0
     assert _started(engine) == {}
     assert engine.volumes(f"{LABEL_MANAGED}=true") == volumes
     assert run(["deploy", "-c", str(config_dir)]) == 0
@@ -291,13 +314,13 @@ def test_destroy_keeps_volumes_then_deploy_keeps_the_data(engine: Engine, config
 def test_status_logs_stop_and_start_again(
     engine: Engine, config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["status", "--json"]) == 0
+    assert run(["status", "--json", "-c", str(config_dir)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["container"] for r in rows} == CORE
     assert {r["health"] for r in rows} == {"healthy"}
-    assert run(["logs", "keystone", "--tail", "20"]) == 0
+    assert run(["logs", "keystone", "--tail", "20", "-c", str(config_dir)]) == 0
     assert capsys.readouterr().out.strip()
-    assert run(["stop", "memcached"]) == 0
+    assert run(["stop", "memcached", "-c", str(config_dir)]) == 0
     stopped = engine.container("memcached")
     assert stopped is not None and stopped.state == "exited"
     assert run(["plan", "-c", str(config_dir)]) == 0

@@ -78,6 +78,19 @@ class Tenant:
         self.cleanup.append(undo)
         return out
 
+    def flavor_and_image(self, flavor: str, image: str, work: Path) -> None:
+        """The smallest flavor and the tiny bootable image, under these names."""
+        self.make(
+            ("flavor", "delete", flavor),
+            *("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", flavor),
+        )
+        path = boot_sector_image(work / "boot.raw")
+        self.make(
+            ("image", "delete", image),
+            *("image", "create", "--disk-format", "raw", "--container-format", "bare"),
+            *("--file", str(path), image),
+        )
+
     def delete_all(self) -> None:
         """Undo everything made, newest first; a failed step is reported, not fatal,
         so that the rest is still deleted (the caller then checks nothing is left)."""
@@ -112,16 +125,7 @@ def test_a_server_boots_on_a_tenant_network(
     engine: Engine, config_dir: Path, tenant: Tenant, tmp_path: Path
 ) -> None:
     c = config_dir
-    tenant.make(
-        ("flavor", "delete", "colla-e2e"),
-        *("flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", "colla-e2e"),
-    )
-    image = boot_sector_image(tmp_path / "boot.raw")
-    tenant.make(
-        ("image", "delete", "colla-e2e-boot"),
-        *("image", "create", "--disk-format", "raw", "--container-format", "bare"),
-        *("--file", str(image), "colla-e2e-boot"),
-    )
+    tenant.flavor_and_image("colla-e2e", "colla-e2e-boot", tmp_path)
     tenant.make(("network", "delete", "colla-e2e-net"), "network", "create", "colla-e2e-net")
     tenant.make(
         ("subnet", "delete", "colla-e2e-subnet"),
@@ -200,6 +204,39 @@ def test_a_server_boots_on_a_tenant_network(
     assert "colla-e2e-boot" not in {str(i["Name"]) for i in _json(c, "image", "list")}
     assert "colla-e2e" not in {str(f["Name"]) for f in _json(c, "flavor", "list", "--all")}
     assert not _json(c, "port", "list", "--device-owner", "compute:nova")
+
+
+def test_a_server_boots_at_once_on_each_new_network(
+    config_dir: Path, tenant: Tenant, tmp_path: Path
+) -> None:
+    """Network, subnet, then the server at once, as Tempest and most scripts do: os-vif
+    may then create the bridge before the Linux bridge agent does (issue 11, item 1)."""
+    c = config_dir
+    tenant.flavor_and_image("colla-e2e-quick", "colla-e2e-quick", tmp_path)
+    for i in range(3):
+        net, server = f"colla-e2e-quick-net{i}", f"colla-e2e-quick{i}"
+        tenant.make(("network", "delete", net), "network", "create", net)
+        tenant.make(
+            ("subnet", "delete", f"{net}-v4"),
+            *("subnet", "create", "--network", net, "--subnet-range", f"10.78.{i}.0/24"),
+            f"{net}-v4",
+        )
+        tenant.make(
+            ("server", "delete", "--wait", server),
+            *("server", "create", "--flavor", "colla-e2e-quick", "--image", "colla-e2e-quick"),
+            *("--network", net, server),
+        )
+
+        def active(name: str = server) -> bool:
+            shown = json.loads(openstack(c, "server", "show", name, "-f", "json"))
+            assert shown["status"] != "ERROR", shown.get("fault")
+            return bool(shown["status"] == "ACTIVE")
+
+        _wait(f"{server} ACTIVE", active)
+    tenant.delete_all()
+    assert not [
+        s for s in _json(c, "server", "list") if str(s["Name"]).startswith("colla-e2e-quick")
+    ]
 
 
 def _horizon_lists_the_server(config_dir: Path, server: str) -> None:
