@@ -13,6 +13,9 @@ from tests.integration.conftest import TEST_CONFIG
 
 pytestmark = pytest.mark.docker
 
+# colla-start is in the images nothing builds on (not in base): a small one of those.
+START_IMAGE = TEST_CONFIG.ref("memcached")
+
 
 def _config_dir(tmp_path: Path, config: object) -> Path:
     directory = tmp_path / "config"
@@ -66,7 +69,7 @@ def test_bad_config_stops_the_container_with_one_line(
     engine: Engine, core_images: list[ImageResult], tmp_path: Path
 ) -> None:
     directory = _config_dir(tmp_path, '{"command": ')
-    result = engine.run(TEST_CONFIG.ref("base"), binds={str(directory): "/var/lib/colla/config:ro"})
+    result = engine.run(START_IMAGE, binds={str(directory): "/var/lib/colla/config:ro"})
     assert result.exit_code == 78
     assert result.output.strip().splitlines() == [
         "colla-start: /var/lib/colla/config/config.json: malformed JSON at line 1 column 13"
@@ -88,10 +91,10 @@ def test_missing_source_and_missing_config_fail(
         ],
     }
     directory = _config_dir(tmp_path, config)
-    result = engine.run(TEST_CONFIG.ref("base"), binds={str(directory): "/var/lib/colla/config:ro"})
+    result = engine.run(START_IMAGE, binds={str(directory): "/var/lib/colla/config:ro"})
     assert result.exit_code == 78
     assert "nope.conf is missing (not optional)" in result.output
-    bare = engine.run(TEST_CONFIG.ref("base"))
+    bare = engine.run(START_IMAGE)
     assert bare.exit_code == 78
     assert "config.json is missing" in bare.output
 
@@ -105,8 +108,8 @@ def test_wait_for_waits_until_a_port_answers(
         's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 47611)); '
         "time.sleep(3); s.listen(); time.sleep(10)' & colla-start wait-for tcp 127.0.0.1:47611"
     )
-    result = engine.run(TEST_CONFIG.ref("base"), ["sh", "-c", script])
+    result = engine.run(START_IMAGE, ["sh", "-c", script])
     assert result.exit_code == 0, result.output
     assert "127.0.0.1:47611 answers" in result.output
-    bad = engine.run(TEST_CONFIG.ref("base"), ["colla-start", "wait-for", "udp", "x"])
+    bad = engine.run(START_IMAGE, ["colla-start", "wait-for", "udp", "x"])
     assert bad.exit_code == 78 and "usage: colla-start wait-for" in bad.output
