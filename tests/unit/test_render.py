@@ -144,3 +144,11 @@ def test_shipped_templates_render_quiet_package_setup() -> None:
     assert "colla-start" in dict(renderer.render("memcached").files)
     keystone = renderer.render("keystone").dockerfile
     assert "ENV COLLA_SERVICE_USER=keystone" in keystone
+
+
+def test_horizon_compresses_with_a_fixed_hash_seed_and_checks_the_result() -> None:
+    text = Renderer(load_catalog(), BuildConfig()).render("horizon").dockerfile
+    assert "PYTHONHASHSEED=0 apt-get install -y --no-install-recommends openstack-dashboard" in (
+        text
+    )
+    assert "static/dashboard/manifest.json" in text
