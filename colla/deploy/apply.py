@@ -59,10 +59,13 @@ def container_request(spec: ContainerSpec) -> ContainerRequest:
     )
 
 
+TASK_PREFIX = "colla-task-"  # a task's container: this, then the task's name
+
+
 def task_request(task: TaskSpec) -> ContainerRequest:
     """The engine request of a one-shot bootstrap container."""
     return ContainerRequest(
-        name=f"colla-task-{task.name}",
+        name=TASK_PREFIX + task.name,
         image=task.image_id,
         labels={LABEL_TASK: task.name},
         volumes=dict(task.volumes),

@@ -13,7 +13,6 @@ from typing import Any
 from colla.deploy import nodefiles
 from colla.deploy.apply import Applier, container_request, task_request
 from colla.deploy.specs import (
-    LABEL_HASH,
     ContainerSpec,
     TaskSpec,
     spec_from_dict,
@@ -24,9 +23,9 @@ from colla.engine import Engine
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, Operation
 from colla.upgrade import haproxy
+from colla.upgrade.revert import NEXT_SUFFIX, OLD_SUFFIX
+from colla.upgrade.revert import revert as revert_operation
 
-OLD_SUFFIX = "-colla-old"
-NEXT_SUFFIX = "-colla-next"
 KILL_ENV = "COLLA_KILL_AT"  # tests: SIGKILL colla when it journals this step
 # Once the new version is verified, an interrupted operation is completed, not reverted.
 COMMITTED_STEPS = ("commit", "contract")
@@ -67,6 +66,22 @@ class SwapPlan:
             "db_changed": False,
             "revisions": [],
             "haproxy": [[backend, list(old), list(new)] for backend, old, new in self.haproxy],
+            # Every task container of the operation, so that recovery can stop the one
+            # still running (a dump, a migration) before it restores anything.
+            "tasks": sorted(
+                {
+                    (t.node, t.name)
+                    for t in (
+                        self.backup,
+                        self.restore,
+                        self.restore_before_start,
+                        self.schema,
+                        *self.migrate,
+                        *self.contract,
+                    )
+                    if t is not None
+                }
+            ),
         }
 
 
@@ -117,6 +132,18 @@ class Swapper:
         nodefiles.write_config(engine, plan.schema)
         code, output = engine.run_to_completion(task_request(plan.schema))
         return output if code == 0 else None
+
+    def engine(self, node: str) -> Engine:
+        """The engine of ``node``; CollaError when this run cannot reach it."""
+        return self._engine(node)
+
+    def run_task(self, task: TaskSpec) -> None:
+        """Write a task's config on its node and run it to completion."""
+        self._task(task)
+
+    def wait_healthy(self, node: str, name: str) -> None:
+        """Until the container on ``node`` reports healthy."""
+        self.applier.wait_healthy(node, name)
 
     def _engine(self, node: str) -> Engine:
         engine = self.engines.get(node)
@@ -258,35 +285,8 @@ class Swapper:
         return tuple(lines[-20:])
 
     def revert(self, op: Operation) -> None:
-        """Put the old version back: remove the new, restore the database, restart the old."""
-        data = op.data
-        new = [spec_from_dict(d) for d in data["new"]]
-        for spec in new:
-            engine = self._engine(spec.node)
-            current = engine.container(spec.name)
-            has_old = engine.container(spec.name + OLD_SUFFIX) is not None
-            if current is not None and (
-                has_old or current.labels.get(LABEL_HASH) == spec.spec_hash
-            ):
-                engine.remove_container(spec.name)
-        if data.get("db_changed") and data.get("restore"):
-            self.say("restoring the database from the dump taken before")
-            self._task(task_from_dict(data["restore"]))
-        for spec in new:
-            engine = self._engine(spec.node)
-            nodefiles.restore(engine, spec)
-            if engine.container(spec.name + OLD_SUFFIX) is not None:
-                engine.rename(spec.name + OLD_SUFFIX, spec.name)
-            old = engine.container(spec.name)
-            if old is not None and old.state != "running":
-                engine.start(spec.name)
-            if old is not None:
-                self.applier.wait_healthy(spec.node, spec.name)
-        for revision in data.get("revisions", []):
-            self.history.set_status(
-                revision, "rolled_back", "failed; the previous version was restored"
-            )
-        self.history.finish_operation(op.id, "reverted")
+        """Put the old version back (see colla.upgrade.revert)."""
+        revert_operation(self, op)
 
     def complete(self, op: Operation) -> None:
         """Finish a verified swap: drop the old containers, contract, record healthy."""

@@ -1,0 +1,116 @@
+"""Reverting a swap: the old version back on every node it can reach, the database
+restored at most once, HAProxy's servers as they were.
+
+A revert runs after a failure or, through ``colla recover``, after colla was killed at
+any point, even inside a step. So it first stops what the operation itself still runs
+(a dump, a migration, a restore in its task container), it journals the restore once it
+has run (a second revert must not restore again: the old version may already have
+served writes since), and it treats each node on its own, so one unreachable node
+leaves the others on the old version instead of on neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from colla.deploy import nodefiles
+from colla.deploy.apply import TASK_PREFIX
+from colla.deploy.specs import LABEL_HASH, ContainerSpec, spec_from_dict, task_from_dict
+from colla.errors import CollaError
+from colla.history.store import Operation
+from colla.upgrade import haproxy
+
+if TYPE_CHECKING:
+    from colla.upgrade.swap import Swapper
+
+OLD_SUFFIX = "-colla-old"
+NEXT_SUFFIX = "-colla-next"
+RESTORED = "restored"  # journal key: the dump was restored by this revert
+REVERTED_STEP = "revert"
+
+
+def _each_node(
+    specs: list[ContainerSpec], action: Callable[[str, list[ContainerSpec]], None]
+) -> dict[str, str]:
+    """Run ``action`` for each node's specs; node → error for the nodes where it failed."""
+    by_node: dict[str, list[ContainerSpec]] = {}
+    for spec in specs:
+        by_node.setdefault(spec.node, []).append(spec)
+    failed = {}
+    for node, on_node in sorted(by_node.items()):
+        try:
+            action(node, on_node)
+        except CollaError as e:
+            failed[node] = str(e)
+    return failed
+
+
+def revert(swapper: Swapper, op: Operation) -> None:
+    """Put the old version back; CollaError naming the nodes it could not reach (the
+    operation then stays unfinished, for ``colla recover`` to finish)."""
+    data: dict[str, Any] = dict(op.data)
+    new = [spec_from_dict(d) for d in data["new"]]
+    tasks: list[list[str]] = data.get("tasks", [])
+
+    def stop_tasks_and_new(node: str, specs: list[ContainerSpec]) -> None:
+        engine = swapper.engine(node)
+        for task_node, task in tasks:
+            if task_node == node:
+                engine.remove_container(TASK_PREFIX + task)
+        for spec in specs:
+            engine.remove_container(spec.name + NEXT_SUFFIX)
+            current = engine.container(spec.name)
+            has_old = engine.container(spec.name + OLD_SUFFIX) is not None
+            if current is not None and (
+                has_old or current.labels.get(LABEL_HASH) == spec.spec_hash
+            ):
+                engine.remove_container(spec.name)
+
+    failed = _each_node(new, stop_tasks_and_new)
+    # Task containers may also run on nodes that have none of the service's containers.
+    for task_node, task in tasks:
+        if task_node not in {s.node for s in new}:
+            try:
+                swapper.engine(task_node).remove_container(TASK_PREFIX + task)
+            except CollaError as e:
+                failed[task_node] = str(e)
+    if data.get("db_changed") and data.get("restore") and not data.get(RESTORED):
+        swapper.say("restoring the database from the dump taken before")
+        swapper.run_task(task_from_dict(data["restore"]))
+        data[RESTORED] = True
+        swapper.history.step(op.id, REVERTED_STEP, data)
+
+    def bring_back_old(node: str, specs: list[ContainerSpec]) -> None:
+        engine = swapper.engine(node)
+        for spec in specs:
+            nodefiles.restore(engine, spec)
+            if engine.container(spec.name + OLD_SUFFIX) is not None:
+                engine.rename(spec.name + OLD_SUFFIX, spec.name)
+            old = engine.container(spec.name)
+            if old is not None and old.state != "running":
+                engine.start(spec.name)
+            if old is not None:
+                swapper.wait_healthy(spec.node, spec.name)
+
+    for node, error in _each_node([s for s in new if s.node not in failed], bring_back_old).items():
+        failed[node] = error
+    # Behind HAProxy the old servers were drained for the switch: they serve again (a
+    # server whose container is not back is marked down by HAProxy's own check).
+    try:
+        for backend, old, _ in data.get("haproxy", []):
+            for server in old:
+                haproxy.set_state(backend, server, "ready")
+    except CollaError as e:
+        failed["haproxy"] = str(e)
+    if failed:
+        where = "; ".join(f"{node}: {error}" for node, error in sorted(failed.items()))
+        raise CollaError(
+            f"the {op.kind} of {op.service} is reverted except on {where}; "
+            "run `colla recover` once those nodes answer"
+        )
+    for revision in data.get("revisions", []):
+        swapper.history.set_status(
+            revision, "rolled_back", "failed; the previous version was restored"
+        )
+    swapper.history.finish_operation(op.id, "reverted")
