@@ -77,7 +77,7 @@ def revert(swapper: Swapper, op: Operation) -> None:
                 failed[task_node] = str(e)
     if data.get("db_changed") and data.get("restore") and not data.get(RESTORED):
         swapper.say("restoring the database from the dump taken before")
-        swapper.run_task(task_from_dict(data["restore"]))
+        swapper.run_task(task_from_dict(data["restore"]), "restore")
         data[RESTORED] = True
         swapper.history.step(op.id, REVERTED_STEP, data)
 

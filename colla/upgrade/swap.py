@@ -27,6 +27,9 @@ from colla.upgrade.revert import NEXT_SUFFIX, OLD_SUFFIX
 from colla.upgrade.revert import revert as revert_operation
 
 KILL_ENV = "COLLA_KILL_AT"  # tests: SIGKILL colla when it journals this step
+# Tests: SIGKILL colla inside a step, while its task container runs (backup, migrate,
+# restore, contract) or halfway through moving HAProxy's traffic (switch).
+KILL_DURING_ENV = "COLLA_KILL_DURING"
 # Once the new version is verified, an interrupted operation is completed, not reverted.
 COMMITTED_STEPS = ("commit", "contract")
 
@@ -137,9 +140,9 @@ class Swapper:
         """The engine of ``node``; CollaError when this run cannot reach it."""
         return self._engine(node)
 
-    def run_task(self, task: TaskSpec) -> None:
+    def run_task(self, task: TaskSpec, step: str = "") -> None:
         """Write a task's config on its node and run it to completion."""
-        self._task(task)
+        self._task(task, step)
 
     def wait_healthy(self, node: str, name: str) -> None:
         """Until the container on ``node`` reports healthy."""
@@ -151,8 +154,16 @@ class Swapper:
             raise CollaError(f"node {node} is not reachable in this run (see --limit)")
         return engine
 
-    def _task(self, task: TaskSpec) -> None:
-        nodefiles.write_config(self._engine(task.node), task)
+    def _task(self, task: TaskSpec, step: str = "") -> None:
+        engine = self._engine(task.node)
+        nodefiles.write_config(engine, task)
+        if step and os.environ.get(KILL_DURING_ENV) == step:
+            # Die with the task's container running, as a crash in the middle would.
+            request = task_request(task)
+            engine.remove_container(request.name)
+            engine.create_container(request)
+            engine.start(request.name)
+            os.kill(os.getpid(), signal.SIGKILL)
         self.applier.run_task(task.node, task)
 
     def run(self, plan: SwapPlan) -> list[int]:
@@ -176,13 +187,13 @@ class Swapper:
         try:
             self._step(op, "backup", data)
             if plan.backup is not None:
-                self._task(plan.backup)
+                self._task(plan.backup, "backup")
             if plan.migrate:
                 before = self._schema(plan)
                 data["db_changed"] = True
                 self._step(op, "migrate", data)
                 for task in plan.migrate:
-                    self._task(task)
+                    self._task(task, "migrate")
                 after = self._schema(plan)
                 if before is not None and before == after:
                     # Nothing changed the schema: a rollback needs no restore, and a
@@ -219,6 +230,8 @@ class Swapper:
             haproxy.wait_for(backend, {name: ("UP", None) for name in new})
             for name in old:
                 haproxy.set_state(backend, name, "drain")
+                if os.environ.get(KILL_DURING_ENV) == "switch":
+                    os.kill(os.getpid(), signal.SIGKILL)
             haproxy.wait_for(backend, {name: (None, 0) for name in old})
         self._step(op, "stop-old")
         for spec in plan.new:
@@ -240,7 +253,7 @@ class Swapper:
         if plan.restore_before_start is not None:
             data["db_changed"] = True
             self._step(op, "restore", data)
-            self._task(plan.restore_before_start)
+            self._task(plan.restore_before_start, "restore")
         self._step(op, "start-new")
         for spec in plan.new:
             engine = self._engine(spec.node)
@@ -301,7 +314,7 @@ class Swapper:
         note = ""
         try:
             for task in data.get("contract", []):
-                self._task(task_from_dict(task))
+                self._task(task_from_dict(task), "contract")
         except CollaError as e:
             # The new version serves; contracting again later is safe.
             note = f"contract failed: {e}"

@@ -73,6 +73,17 @@ def assert_edit_refused(
     assert_refused(engine, ["deploy", "-c", str(work)], message, capsys)
 
 
+def killed_at(*, args: list[str], at: str | None = None, during: str | None = None) -> None:
+    """Run ``colla args`` in a process of its own that SIGKILLs itself when it journals
+    step ``at``, or in the middle of step ``during`` (colla.upgrade.swap)."""
+    env = dict(os.environ)
+    env.update({"COLLA_KILL_AT": at} if at else {"COLLA_KILL_DURING": during or ""})
+    killed = subprocess.run(
+        [str(BIN / "colla"), *args], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A process of ours holding memcached's port, as an operator's stray daemon would."""

@@ -9,25 +9,23 @@ from __future__ import annotations
 import base64
 import fcntl
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from colla.cli.app import run
+from colla.deploy.apply import LABEL_TASK
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.upgrade.operations import LOCK_FILE
-from tests.e2e.conftest import engine_state, openstack
+from tests.e2e.conftest import engine_state, killed_at, openstack
 
 pytestmark = pytest.mark.e2e
 
 GOOD = "zed-upgrade"
 BROKEN = "zed-broken"
 BAD_MIGRATION = "zed-badmigration"
-COLLA = str(Path(sys.executable).parent / "colla")
 
 # A keystone-manage that writes to the database, then fails: the dump must be restored.
 FAILING_MIGRATION = """#!/bin/sh
@@ -185,15 +183,7 @@ def test_kill_during_upgrade_then_recover(
     step: str, engine: Engine, config_dir: Path, tags: dict[str, str]
 ) -> None:
     before, _ = _keystone(engine)
-    killed = subprocess.run(
-        [COLLA, "upgrade", "keystone", "--tag", GOOD, "-c", str(config_dir)],
-        env={**os.environ, "COLLA_KILL_AT": step},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert killed.returncode == -9, killed.stderr[-2000:]
+    killed_at(at=step, args=["upgrade", "keystone", "--tag", GOOD, "-c", str(config_dir)])
     assert run(["recover", "-c", str(config_dir)]) == 0
     names = {c.name for c in engine.containers(f"{LABEL_MANAGED}=true")}
     assert "keystone" in names and "keystone-colla-old" not in names
@@ -204,6 +194,52 @@ def test_kill_during_upgrade_then_recover(
     assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
     if step == "commit":
         assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("tag", "during"),
+    [(GOOD, "backup"), (GOOD, "migrate"), (BAD_MIGRATION, "restore"), (GOOD, "contract")],
+)
+def test_kill_inside_a_step_then_recover(
+    tag: str, during: str, engine: Engine, config_dir: Path, tags: dict[str, str]
+) -> None:
+    """colla dies while a task container runs; recover stops it, and leaves one healthy
+    version with the data written before the upgrade (issue 11, item 3)."""
+    project = f"colla-e2e-kill-{during}"
+    openstack(config_dir, "project", "create", "--or-show", "--domain", "default", project)
+    before, _ = _keystone(engine)
+    killed_at(during=during, args=["upgrade", "keystone", "--tag", tag, "-c", str(config_dir)])
+    assert run(["recover", "-c", str(config_dir)]) == 0
+    assert engine.containers(f"{LABEL_TASK}") == []
+    names = {c.name for c in engine.containers(f"{LABEL_MANAGED}=true")}
+    assert "keystone" in names and not {n for n in names if n.startswith("keystone-colla")}
+    image, health = _keystone(engine)
+    assert health == "healthy"
+    # The contract runs after the commit: that upgrade is completed, the others reverted.
+    committed = engine.image(tags[GOOD]) if during == "contract" else None
+    assert image == (committed.id if committed else before)
+    assert not _table_exists(engine, "colla_marker")
+    projects = json.loads(openstack(config_dir, "project", "list", "-f", "json"))
+    assert project in {p["Name"] for p in projects}
+    if committed:
+        assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
+    openstack(config_dir, "project", "delete", project)
+
+
+def test_kill_during_a_rollback_then_recover(
+    engine: Engine, config_dir: Path, tags: dict[str, str]
+) -> None:
+    """A rollback killed after the upgraded version stopped: recover leaves the upgraded
+    version serving, and the rollback can then be done again."""
+    before, _ = _keystone(engine)
+    assert run(["upgrade", "keystone", "--tag", GOOD, "-c", str(config_dir)]) == 0
+    upgraded, _ = _keystone(engine)
+    killed_at(at="start-new", args=["rollback", "keystone", "--yes", "-c", str(config_dir)])
+    assert run(["recover", "-c", str(config_dir)]) == 0
+    assert _keystone(engine) == (upgraded, "healthy")
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+    assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
+    assert _keystone(engine) == (before, "healthy")
 
 
 @pytest.mark.parametrize(

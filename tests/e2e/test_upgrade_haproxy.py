@@ -18,8 +18,11 @@ import pytest
 
 from colla.cli.app import run
 from colla.deploy.services import load_services
+from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.project import load_project
+from colla.upgrade import haproxy
+from tests.e2e.conftest import killed_at
 from tests.e2e.test_upgrade import GOOD, OVERRIDES
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +63,7 @@ class Load:
             time.sleep(1 / RATE)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def behind_haproxy(config_dir: Path) -> Iterator[Path]:
     globals_path = config_dir / "globals.yml"
     original = globals_path.read_text()
@@ -123,3 +126,27 @@ def test_upgrade_and_rollback_lose_no_request(
     back = engine.container("keystone")
     base = engine.image("colla/keystone:zed")
     assert back is not None and base is not None and back.image_id == base.id
+
+
+def test_killed_halfway_through_the_switch_then_recover(
+    engine: Engine, behind_haproxy: Path, tmp_path: Path
+) -> None:
+    """colla dies with the old servers drained and the new one serving; recover puts
+    traffic back on the old version (issue 11, item 3)."""
+    config_dir = behind_haproxy
+    override = tmp_path / "good.j2"
+    override.write_text(OVERRIDES[GOOD])
+    assert run(["build", "^keystone$", "--tag", GOOD, "--template-override", str(override)]) == 0
+    before = engine.container("keystone")
+    assert before is not None
+    killed_at(during="switch", args=["upgrade", "keystone", "--tag", GOOD, "-c", str(config_dir)])
+    assert run(["recover", "-c", str(config_dir)]) == 0
+    names = {c.name for c in engine.containers(f"{LABEL_MANAGED}=true")}
+    assert "keystone" in names and not {n for n in names if n.startswith("keystone-colla")}
+    back = engine.container("keystone")
+    assert back is not None and back.image_id == before.image_id and back.health == "healthy"
+    # HAProxy serves from the old server again: up, not drained.
+    servers = haproxy.servers("keystone")
+    assert any(status.startswith("UP") for status, _ in servers.values()), servers
+    assert not [s for s, (status, _) in servers.items() if "DRAIN" in status], servers
+    assert _token(config_dir)
