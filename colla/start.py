@@ -67,6 +67,10 @@ class StartConfig:
     config_files: tuple[ConfigFile, ...]
     permissions: tuple[Permission, ...]
     user: str | None
+    # HOST:PORT of each service this one needs: after an engine restart every container
+    # starts at once, and a service that starts before its dependencies answer can stay
+    # broken for minutes (the Neutron agents did). Waited for before anything else.
+    wait_for: tuple[str, ...] = ()
 
 
 def _require(entry: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -100,7 +104,7 @@ def parse_config(data: Any, path: str = CONFIG_PATH) -> StartConfig:
     """Validate the decoded JSON of config.json into a StartConfig."""
     if not isinstance(data, dict):
         raise StartError(f"{path}: the top level must be an object")
-    _check_keys(data, {"command", "config_files", "permissions", "user"}, path)
+    _check_keys(data, {"command", "config_files", "permissions", "user", "wait_for"}, path)
     raw_command = data.get("command")
     if isinstance(raw_command, str):
         command = tuple(shlex.split(raw_command))
@@ -154,7 +158,10 @@ def parse_config(data: Any, path: str = CONFIG_PATH) -> StartConfig:
     user = data.get("user")
     if user is not None and not isinstance(user, str):
         raise StartError(f"{path}: 'user' must be a string")
-    return StartConfig(command, tuple(files), tuple(perms), user)
+    waits = data.get("wait_for", [])
+    if not isinstance(waits, list) or not all(isinstance(w, str) for w in waits):
+        raise StartError(f"{path}: 'wait_for' must be a list of HOST:PORT strings")
+    return StartConfig(command, tuple(files), tuple(perms), user, tuple(waits))
 
 
 def load_config(path: str = CONFIG_PATH) -> StartConfig:
@@ -286,6 +293,10 @@ def run(env: dict[str, str], config_path: str = CONFIG_PATH) -> NoReturn:
     """Do the whole start sequence and exec the command."""
     strategy = strategy_from_env(env)
     config = load_config(config_path)
+    timeout = float(env.get("COLLA_WAIT_TIMEOUT", "600"))
+    for target in config.wait_for:
+        # Past the timeout colla-start fails, and the engine's restart policy tries again.
+        wait_for(["tcp", target], timeout=timeout)
     marker = env.get("COLLA_MARKER_PATH", MARKER_PATH)
     if strategy == "COPY_ALWAYS" or not os.path.exists(marker):
         install_files(config)

@@ -30,6 +30,7 @@ E2E_ORDER = (
     "test_upgrade",
     "test_upgrade_nova",
     "test_upgrade_haproxy",
+    "test_engine_restart",  # last of the all-in-one modules: it restarts dockerd
     "test_multinode",  # labs last: the all-in-one cloud is stopped for them
     "test_multinode_full",
 )

@@ -30,6 +30,7 @@ from colla.deploy.specs import (
     RenderedFile,
     TaskSpec,
 )
+from colla.deploy.waits import Reach, with_waits
 from colla.errors import BadInput
 from colla.project import Project
 
@@ -457,6 +458,12 @@ def desired_state(
             post[first][name] = tuple(
                 _task(renderer, project, first, i) for i in service.post_start
             )
+    reach = Reach(
+        topology.api_address,
+        topology.internal_address,
+        project.globals.enabled.get("haproxy", False),
+    )
+    containers = with_waits(containers, catalog, reach)
     return {
         node: NodeSpecs(
             node,

@@ -172,3 +172,17 @@ def test_a_bad_volume_prefix_is_refused(config_dir: Path) -> None:
         f.write("colla_volume_prefix: ../x\n")
     with pytest.raises(BadInput, match="colla_volume_prefix"):
         _project(config_dir)
+
+
+def test_each_container_waits_for_one_address_of_each_dependency(config_dir: Path) -> None:
+    node = desired_state(_project(config_dir), load_services(), TOPOLOGY)["localhost"]
+
+    def waits(name: str) -> list[str]:
+        container = next(c for c in node.containers if c.name == name)
+        config = json.loads(next(f.content for f in container.files if f.name == "config.json"))
+        return list(config.get("wait_for", []))
+
+    # The Neutron agents start only once RabbitMQ and neutron-server answer.
+    assert waits("neutron_dhcp_agent") == ["127.0.0.1:9696", "127.0.0.1:5672"]
+    assert waits("keystone") == ["127.0.0.1:3306", "127.0.0.1:11211"]
+    assert waits("mariadb") == []

@@ -28,7 +28,13 @@ def _good(**extra: Any) -> dict[str, Any]:
 
 
 def test_parse_good_config() -> None:
-    config = parse_config(_good(permissions=[{"path": "/v", "owner": "root", "recurse": True}]))
+    config = parse_config(
+        _good(
+            permissions=[{"path": "/v", "owner": "root", "recurse": True}],
+            wait_for=["127.0.0.1:3306"],
+        )
+    )
+    assert config.wait_for == ("127.0.0.1:3306",)
     assert config.command == ("/bin/echo", "hello")
     assert config.config_files[0].perm == 0o600
     assert config.config_files[0].optional is False
@@ -68,6 +74,7 @@ def test_parse_good_config() -> None:
         ),
         (_good(config_files={}), "'config_files' must be a list"),
         (_good(permissions=[{"owner": "root"}]), r"permissions\[0\]: missing key 'path'"),
+        (_good(wait_for="db:3306"), "'wait_for' must be a list of HOST:PORT"),
     ],
 )
 def test_parse_rejects_bad_configs(data: Any, message: str) -> None:

@@ -1,0 +1,55 @@
+"""The cloud comes back after the engine restarts, as after a host reboot.
+
+dockerd is stopped and started again; every container restarts at the same moment and
+waits for its dependencies (config.json's ``wait_for``). `colla check`, which asks the
+real APIs (compute services up, network agents alive), must pass within 120 s, three
+times in a row (issue 11, item 5: it took 54 s to more than 2 minutes before).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from colla.cli.app import run
+
+pytestmark = pytest.mark.e2e
+
+COME_BACK = 120  # seconds from the engine answering again to a passing check
+DOCKERD_LOG = Path("/var/log/colla-dockerd.log")
+
+
+def _engine_answers() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+def _restart_engine() -> None:
+    subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=True)
+    deadline = time.monotonic() + 120
+    while subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "dockerd did not stop"
+        time.sleep(1)
+    with DOCKERD_LOG.open("ab") as log:
+        # Its own session: the engine outlives the test, as `make engine` leaves it.
+        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _engine_answers():
+        assert time.monotonic() < deadline, "dockerd did not come back"
+        time.sleep(1)
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3])
+def test_check_passes_soon_after_the_engine_restarts(
+    attempt: int, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["check", "-c", str(config_dir)]) == 0
+    _restart_engine()
+    started = time.monotonic()
+    while run(["check", "-c", str(config_dir)]) != 0:
+        out = capsys.readouterr().out
+        assert time.monotonic() - started < COME_BACK, f"attempt {attempt}: {out}"
+        time.sleep(5)
+    print(f"attempt {attempt}: check passed {time.monotonic() - started:.0f} s after restart")
