@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -330,3 +331,20 @@ def test_status_logs_stop_and_start_again(
     assert run(["deploy", "-c", str(config_dir)]) == 0
     started = engine.container("memcached")
     assert started is not None and started.state == "running" and started.health == "healthy"
+
+
+def test_prechecks_pass_on_the_running_cloud_and_logs_follow(config_dir: Path) -> None:
+    # colla's own containers hold the ports: prechecks must not count them as in use.
+    assert run(["prechecks", "-c", str(config_dir)]) == 0
+    colla = str(Path(sys.executable).parent / "colla")
+    follow = subprocess.Popen(
+        [colla, "logs", "keystone", "-f", "-c", str(config_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(5)
+    assert follow.poll() is None, "logs -f returned instead of following"
+    follow.terminate()
+    out, _ = follow.communicate(timeout=30)
+    assert "colla-start" in out, out[-2000:]
