@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from colla.deploy.specs import spec_from_dict, spec_to_dict
@@ -52,3 +53,36 @@ def test_operations_are_journalled_until_finished(tmp_path: Path) -> None:
     history.finish_operation(op, "reverted")
     assert history.unfinished() == []
     assert history.journal(op) == ["planned", "backup", "migrate", "reverted"]
+
+
+def test_parallel_jobs_record_revisions_at_the_same_time(tmp_path: Path) -> None:
+    # The applier records each container's revision from its own worker thread.
+    history = History(tmp_path / "history.sqlite")
+    made = spec({"name": "memcached", "service": "memcached"})
+    errors: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            for _ in range(30):
+                history.add_revision(
+                    service=made.service,
+                    container=made.name,
+                    node=made.node,
+                    image=made.image,
+                    image_id=made.image_id,
+                    spec_hash=made.spec_hash,
+                    spec=spec_to_dict(made),
+                    status="healthy",
+                    operation="deploy",
+                    command="colla deploy",
+                )
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=record) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(history.revisions("memcached")) == 240
