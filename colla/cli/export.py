@@ -16,7 +16,12 @@ from colla.export.output import check_output_dir, write_tree
 
 out = Console(highlight=False)
 
-OUTPUT = typer.Option(..., "--output", "-o", help="Directory to write (replaced as a whole).")
+OUTPUT = typer.Option(
+    ...,
+    "--output",
+    "-o",
+    help="Directory to write: new, empty, or one colla wrote before (then replaced).",
+)
 
 
 def compose(
@@ -33,7 +38,7 @@ def compose(
     wanted = deployment.desired(config_dir, Engine.connect(), inventory)
     tree = compose_tree(wanted.nodes, wanted.catalog, node, data_containers)
     # Rendered config holds secrets: the tree is private to its owner and group.
-    write_tree(output, tree, dir_mode=0o750)
+    write_tree(output, tree, "colla compose", dir_mode=0o750)
     for path in sorted(p for p in tree if p.endswith("docker-compose.yml")):
         out.print(f"wrote {output / path}")
 
@@ -46,7 +51,7 @@ def k8s(
     wanted = deployment.desired(config_dir, Engine.connect(), inventory)
     secrets = list(wanted.project.passwords.values.values())
     tree = k8s_tree(manifests(wanted.nodes, wanted.catalog, wanted.topology, secrets))
-    write_tree(output, tree, dir_mode=0o750)
+    write_tree(output, tree, "colla k8s", dir_mode=0o750)
     out.print(f"wrote {len(tree) - 1} manifests and {output / 'kustomization.yaml'}")
 
 

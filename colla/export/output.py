@@ -1,4 +1,8 @@
-"""Writing a generated tree all at once: into a temporary sibling, then renamed into place."""
+"""Writing a generated tree all at once: into a temporary sibling, then renamed into place.
+
+The tree replaces only a directory colla made (see ``colla.outdir``): a new or empty one,
+or one whose marker lists every file in it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colla.errors import BadInput
+from colla.outdir import MARKER, Made, claim, foreign_files, marker_bytes, remove_written
 
 
 @dataclass(frozen=True)
@@ -20,10 +25,21 @@ class OutFile:
     mode: int = 0o644
 
 
-def check_output_dir(target: Path) -> None:
-    """Bad input, before anything is written: a file in the way, or no write permission."""
-    if target.exists() and not target.is_dir():
-        raise BadInput(f"--output {target}: exists and is not a directory")
+def check_output_dir(target: Path) -> Made | None:
+    """Bad input, before anything is written; the marker of the tree to replace, if any.
+
+    Refused: a file in the way, no write permission, a directory colla did not make, or
+    one holding files colla did not write (they would be lost with the old tree).
+    """
+    previous = claim(target, f"--output {target}")
+    if previous is not None:
+        foreign = foreign_files(target, frozenset(previous.files))
+        if foreign:
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            raise BadInput(
+                f"--output {target}: holds {foreign[0]}{more}, which colla did not write; "
+                "move it away or choose another directory"
+            )
     parent = target.parent if not target.exists() else target
     while not parent.exists():
         parent = parent.parent
@@ -31,15 +47,25 @@ def check_output_dir(target: Path) -> None:
         raise BadInput(f"--output {target}: {parent} is not writable")
     if target.exists() and not os.access(target.parent, os.W_OK | os.X_OK):
         raise BadInput(f"--output {target}: {target.parent} is not writable")
+    return previous
 
 
-def write_tree(target: Path, files: Mapping[str, OutFile], dir_mode: int = 0o755) -> None:
-    """Make ``target`` hold exactly ``files`` (relative paths), or leave it untouched.
+def write_tree(
+    target: Path, files: Mapping[str, OutFile], made_by: str, dir_mode: int = 0o755
+) -> None:
+    """Make ``target`` hold exactly ``files`` (relative paths) and colla's marker, or leave
+    it untouched.
 
     Everything is written into a temporary directory beside ``target``, which then
-    replaces it: a failure or a crash never leaves a half-written tree.
+    replaces it: a failure or a crash never leaves a half-written tree. Of the old tree,
+    only the files its marker lists are removed.
     """
-    check_output_dir(target)
+    # "." has no name to rename: work on the absolute path.
+    target = Path(os.path.abspath(target))
+    previous = check_output_dir(target)
+    if MARKER in files:
+        raise BadInput(f"--output {target}: {MARKER} is colla's marker, not an output file")
+    files = {**files, MARKER: OutFile(marker_bytes(Made(made_by, tuple(files))))}
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     old = None
@@ -62,4 +88,4 @@ def write_tree(target: Path, files: Mapping[str, OutFile], dir_mode: int = 0o755
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if old is not None and old.exists():
-            shutil.rmtree(old, ignore_errors=True)
+            remove_written(old, previous.files if previous else ())

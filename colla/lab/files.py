@@ -11,7 +11,29 @@ from pathlib import Path
 
 from colla.config.passwords import write_private_file
 from colla.errors import CollaError
-from colla.lab.settings import LabSettings
+from colla.history.store import HISTORY_FILE
+from colla.lab.settings import MAX_NODES, LabSettings
+from colla.outdir import Made, claim, foreign_files, read_marker, remove_written, write_marker
+from colla.upgrade.operations import LOCK_FILE
+
+STATE_MADE_BY = "colla lab up"
+INVENTORY_HEADER = "# written by `colla lab up` for lab "
+# What `lab down` removes: the lab's own files, and what colla's commands write into the
+# state directory when it serves as their config directory (-c), as `lab up` suggests.
+# Nothing else: the directory itself goes only when that leaves it empty.
+LAB_FILES = (
+    "id_ed25519",
+    "id_ed25519.pub",
+    "known_hosts",
+    "inventory",
+    "globals.yml",
+    "passwords.yml",
+    *(f"hostkeys/node{i}{suffix}" for i in range(1, MAX_NODES + 1) for suffix in ("", ".pub")),
+    *(HISTORY_FILE + suffix for suffix in ("", "-journal", "-wal", "-shm")),
+    LOCK_FILE,
+    "admin-openrc.sh",
+    "clouds.yaml",
+)
 
 
 @dataclass(frozen=True)
@@ -22,11 +44,37 @@ class KeyPair:
     public: bytes
 
 
+def check_state_dir(path: Path) -> None:
+    """Refuse a state directory the lab did not make: up would overwrite its inventory
+    and down would remove files from it."""
+    if read_marker(path) is None and not _made_before_markers(path):
+        claim(path, f"--state-dir {path}")
+
+
 def ensure_state_dir(path: Path) -> None:
-    """The state directory, mode 0700: it holds the key that opens every node."""
+    """The state directory, mode 0700 (it holds the key that opens every node), marked."""
+    check_state_dir(path)
     path.mkdir(parents=True, exist_ok=True)
     if path.stat().st_mode & 0o777 != 0o700:
         path.chmod(0o700)
+    if read_marker(path) is None:
+        write_marker(path, Made(STATE_MADE_BY))
+
+
+def remove_state(path: Path) -> list[str]:
+    """Remove the lab's files from its state directory; what is left there, not the lab's."""
+    check_state_dir(path)
+    remove_written(path, LAB_FILES)
+    return foreign_files(path, frozenset()) if path.exists() else []
+
+
+def _made_before_markers(path: Path) -> bool:
+    # A state directory from before markers existed: its inventory says the lab wrote it.
+    try:
+        with open(path / "inventory", encoding="utf-8") as handle:
+            return handle.readline().startswith(INVENTORY_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def ensure_key(path: Path, comment: str) -> KeyPair:
@@ -72,7 +120,7 @@ def inventory_text(settings: LabSettings) -> str:
         f"colla_ssh_known_hosts={state / 'known_hosts'}"
     )
     names = settings.node_names()
-    lines = [f"# written by `colla lab up` for lab {settings.name}; rewritten on every up\n"]
+    lines = [f"{INVENTORY_HEADER}{settings.name}; rewritten on every up\n"]
 
     def group(name: str, members: list[str]) -> None:
         lines.append(f"\n[{name}]\n")

@@ -11,7 +11,6 @@ the container's own overlay root. Everything the lab creates is labelled
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,9 +138,11 @@ class Lab:
     def down(self) -> list[str]:
         """Remove the nodes, their volumes, the network and the lab's state; what was removed.
 
-        Nothing existing is no error.
+        Nothing existing is no error. Of the state directory only the lab's files go (a
+        directory the lab did not make is refused before anything is removed).
         """
         s = self.settings
+        files.check_state_dir(s.state_dir)
         removed = []
         label = f"{LABEL_LAB}={s.name}"
         for info in self.engine.containers(label):
@@ -162,8 +163,12 @@ class Lab:
             self.engine.remove_network(name)
             removed.append(f"network {name}")
         if s.state_dir.exists():
-            shutil.rmtree(s.state_dir)
-            removed.append(f"state {s.state_dir}")
+            left = files.remove_state(s.state_dir)
+            removed.append(
+                f"state files in {s.state_dir} (kept it: it holds {', '.join(left[:3])})"
+                if left
+                else f"state {s.state_dir}"
+            )
         return removed
 
     # ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from colla.errors import BadInput
 from colla.export.compose import compose_tree
 from colla.export.k8s import k8s_tree, manifests
 from colla.export.output import OutFile, check_output_dir, write_tree
+from colla.outdir import MARKER
 from colla.project import load_project
 
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")
@@ -217,11 +218,11 @@ def test_output_dir_errors_and_nothing_half_written(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="exists and is not a directory"):
         check_output_dir(a_file)
     target = tmp_path / "out"
-    write_tree(target, {"one.yml": OutFile(b"1")})
+    write_tree(target, {"one.yml": OutFile(b"1")}, "test")
     with pytest.raises(BadInput, match="cannot write"):
         # "a" cannot be both a file and a directory: the write fails midway.
-        write_tree(target, {"a": OutFile(b"x"), "a/b": OutFile(b"y")})
-    assert sorted(p.name for p in target.iterdir()) == ["one.yml"]
-    write_tree(target, {"two.yml": OutFile(b"2")})
-    assert sorted(p.name for p in target.iterdir()) == ["two.yml"]
+        write_tree(target, {"a": OutFile(b"x"), "a/b": OutFile(b"y")}, "test")
+    assert sorted(p.name for p in target.iterdir()) == [MARKER, "one.yml"]
+    write_tree(target, {"two.yml": OutFile(b"2")}, "test")
+    assert sorted(p.name for p in target.iterdir()) == [MARKER, "two.yml"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,9 +11,10 @@ from colla.config.inventory import load_inventory
 from colla.deploy.nodes import host_facts
 from colla.engine.endpoint import endpoint_for
 from colla.errors import BadInput
-from colla.lab.files import inventory_text
+from colla.lab.files import ensure_state_dir, inventory_text, remove_state, write_config
 from colla.lab.lab import node_request
 from colla.lab.settings import lab_settings
+from colla.outdir import MARKER
 
 
 def test_addresses_come_from_the_subnet(tmp_path: Path) -> None:
@@ -66,3 +68,54 @@ def test_the_inventory_reaches_each_node_over_ssh_with_the_labs_key(tmp_path: Pa
     assert endpoint.url == "ssh://root@10.213.42.13:22"
     assert endpoint.key_file == str(tmp_path / "id_ed25519")
     assert endpoint.known_hosts == str(tmp_path / "known_hosts")
+
+
+def _lab_files(state: Path) -> None:
+    s = lab_settings(nodes=2, state_dir=state)
+    ensure_state_dir(state)
+    for name in ("id_ed25519", "id_ed25519.pub", "hostkeys/node1", "history.sqlite"):
+        (state / name).parent.mkdir(parents=True, exist_ok=True)
+        (state / name).write_text("x")
+    write_config(s)
+
+
+def test_lab_down_removes_its_state_and_the_directory_it_made(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    _lab_files(state)
+    assert remove_state(state) == []
+    assert not state.exists()
+
+
+def test_lab_down_leaves_a_foreign_file_and_its_directory(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    _lab_files(state)
+    (state / "notes.txt").write_text("mine")
+    (state / "hostkeys" / "extra").write_text("mine too")
+    assert remove_state(state) == ["hostkeys", "hostkeys/extra", "notes.txt"]
+    assert sorted(str(p.relative_to(state)) for p in state.rglob("*")) == [
+        MARKER,
+        "hostkeys",
+        "hostkeys/extra",
+        "notes.txt",
+    ]
+    # Still the lab's: a later up may use it again.
+    ensure_state_dir(state)
+
+
+@pytest.mark.parametrize("action", [ensure_state_dir, remove_state])
+def test_a_state_dir_the_lab_did_not_make_is_refused(tmp_path: Path, action: Any) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "inventory").write_text("[control]\nmy-own-host\n")
+    with pytest.raises(BadInput, match=r"--state-dir .*home: not empty and not made by colla"):
+        action(home)
+    assert [p.name for p in home.iterdir()] == ["inventory"]
+
+
+def test_a_state_dir_from_before_markers_is_still_the_labs(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "inventory").write_text(inventory_text(lab_settings(state_dir=state)))
+    ensure_state_dir(state)
+    assert remove_state(state) == []
+    assert not state.exists()
