@@ -19,6 +19,7 @@ from colla.deploy.prechecks import (
     check_host_features,
     check_host_resources,
     check_ports,
+    check_single_hosts,
     is_local,
     topology,
 )
@@ -141,6 +142,8 @@ def desired(
     ``docker_registry`` when it is set and a node lacks one).
     """
     project, catalog = load(config_dir, inventory)
+    # Before any node is reached: the topology itself is refused.
+    check_single_hosts(project, catalog)
     engines = engines_for(project, engine, limit)
     topo = topology(project)
     nodes = {

@@ -52,6 +52,23 @@ def check_dependencies(project: Project, catalog: ServiceCatalog) -> None:
                 )
 
 
+def check_single_hosts(project: Project, catalog: ServiceCatalog) -> None:
+    """Services the catalog marks ``single_host`` run on one host: with more, each host
+    would run its own unclustered copy while the others expect one."""
+    inventory = project.inventory
+    where = project.inventory_path or "inventory"
+    for name in sorted(enabled_services(project, catalog)):
+        service = catalog[name]
+        hosts = service.hosts(inventory)
+        if service.single_host is None or len(hosts) <= 1:
+            continue
+        groups = name if name in inventory.groups else ", ".join(service.groups)
+        raise BadInput(
+            f"{where}: group '{groups}' has {len(hosts)} hosts "
+            f"({', '.join(h.name for h in hosts)}); {service.single_host}: put one host in it"
+        )
+
+
 def _address(host: Host, interface: str, keys: str) -> str:
     """The IPv4 address of a host's interface; a remote host's is its inventory address."""
     if not is_local(host):

@@ -137,6 +137,10 @@ class _ServiceData(_Model):
     # The inventory group(s) whose hosts run the containers; bootstrap runs on the first.
     group: str | tuple[str, ...] = "control"
     enabled_by_default: bool = True
+    # Why the service may run on one host only (None: any number). Set where colla has no
+    # clustering for it, so a second host would run a separate, disagreeing copy; lift it
+    # only together with real clustering (none exists yet). Prechecks refuse more hosts.
+    single_host: str | None = None
     # A part of another service: no enable_ key of its own, enabled with that service,
     # and its templates may come from that service's directory too.
     part_of: str | None = None
@@ -162,6 +166,7 @@ class ServiceDef:
     description: str
     groups: tuple[str, ...]
     enabled_by_default: bool
+    single_host: str | None
     part_of: str | None
     depends_on: tuple[str, ...]
     after: tuple[str, ...]

@@ -11,6 +11,7 @@ from colla.config.example import write_example
 from colla.config.inventory import load_inventory
 from colla.config.passwords import generate_passwords
 from colla.deploy.nodes import endpoints, host_facts, parse_limit
+from colla.deploy.prechecks import check_single_hosts
 from colla.deploy.services import load_services
 from colla.engine.endpoint import Endpoint, HostFacts, endpoint_for, ssh_command
 from colla.errors import BadInput
@@ -167,3 +168,54 @@ def test_a_service_group_in_the_inventory_places_that_service(tmp_path: Path) ->
     assert "10.0.0.1:11211,10.0.0.2:11211,10.0.0.3:11211" in conf
     memcached = next(c for c in nodes["n2"].containers if c.name == "memcached")
     assert "-l 10.0.0.2" in json.loads(memcached.files[-1].content)["command"]
+
+
+def _control_project(tmp_path: Path, control: list[str], extra: str = "") -> Project:
+    tmp_path.mkdir(exist_ok=True)
+    catalog = load_services()
+    write_example(tmp_path, catalog.defaults())
+    generate_passwords(
+        tmp_path / "passwords.yml", catalog.required_passwords(set(catalog.services))
+    )
+    lines = "".join(f"{n} ansible_host=10.0.0.{i}\n" for i, n in enumerate(control, 1))
+    (tmp_path / "inventory").write_text(
+        f"[control]\n{lines}[network:children]\ncontrol\n[compute]\nc1 ansible_host=10.0.1.1\n"
+        + extra
+    )
+    return load_project(tmp_path, catalog)
+
+
+def test_one_control_host_is_fine(tmp_path: Path) -> None:
+    project = _control_project(tmp_path, ["node1"])
+    check_single_hosts(project, load_services())
+
+
+def test_several_control_hosts_are_refused_until_colla_can_cluster(tmp_path: Path) -> None:
+    project = _control_project(tmp_path, ["node1", "node2", "node3"])
+    with pytest.raises(BadInput) as e:
+        check_single_hosts(project, load_services())
+    # keystone is the first of them by name.
+    assert str(e.value) == (
+        f"{tmp_path / 'inventory'}: group 'control' has 3 hosts (node1, node2, node3); "
+        "colla makes fernet and credential keys on one host and cannot share them yet, so "
+        "tokens from one host would fail on another: put one host in it"
+    )
+
+
+def test_a_service_group_of_its_own_is_what_counts(tmp_path: Path) -> None:
+    # Three control hosts, but MariaDB, RabbitMQ and Keystone each on one: allowed.
+    three = ["node1", "node2", "node3"]
+    own = "".join(f"[{s}]\nnode1\n" for s in ("mariadb", "rabbitmq", "keystone"))
+    check_single_hosts(_control_project(tmp_path / "a", three, own), load_services())
+    two = own.replace("[mariadb]\nnode1\n", "[mariadb]\nnode1\nnode2\n")
+    with pytest.raises(BadInput) as e:
+        check_single_hosts(_control_project(tmp_path / "b", three, two), load_services())
+    assert str(e.value).endswith(
+        "inventory: group 'mariadb' has 2 hosts (node1, node2); colla cannot cluster MariaDB "
+        "yet, so a second host would hold a separate database: put one host in it"
+    )
+
+
+def test_only_the_catalog_says_which_services_run_on_one_host() -> None:
+    single = sorted(n for n, s in load_services().services.items() if s.single_host)
+    assert single == ["keystone", "mariadb", "rabbitmq"]
