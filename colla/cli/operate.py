@@ -114,15 +114,28 @@ def status(
     out.print(table)
 
 
+def parse_tail(text: str) -> int | str:
+    """``--tail``: a number of lines or ``all``. Docker's client quietly reads the whole
+    log for anything else (a digit string included), so it gets an int."""
+    if text == "all":
+        return text
+    if not text.isdigit():
+        raise BadInput(f"--tail {text!r}: expected a number of lines or 'all'")
+    return int(text)
+
+
 def logs(
     service: str = typer.Argument(..., help="A service or container name."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
-    tail: str = typer.Option("all", "--tail", help="Lines to show from the end."),
+    tail: str = typer.Option(
+        "200", "--tail", help="Lines to show from the end, or 'all' (the whole log)."
+    ),
     config_dir: Path = CONFIG_DIR,
     inventory: Path | None = INVENTORY,
     limit: str | None = LIMIT,
 ) -> None:
     """Print a service's container logs (on every node that runs it)."""
+    lines = parse_tail(tail)
     containers = _managed(_engines(config_dir, inventory, limit), service)
     if follow:
         if len(containers) != 1:
@@ -130,13 +143,13 @@ def logs(
                 f"--follow needs one container; {service} has {len(containers)} (see --limit)"
             )
         engine, only = containers[0]
-        for chunk in engine.follow_logs(only.name, tail=tail):
+        for chunk in engine.follow_logs(only.name, tail=lines):
             out.out(chunk, end="")
         return
     for engine, c in containers:
         if len(containers) > 1:
             out.rule(f"{c.labels.get(LABEL_NODE, '')}/{c.name}")
-        out.out(engine.logs(c.name, tail=tail), end="")
+        out.out(engine.logs(c.name, tail=lines), end="")
 
 
 def stop(

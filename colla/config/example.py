@@ -46,6 +46,10 @@ neutron_external_interface: "colla-ext0"
 
 # Seconds a container may take to become healthy before a deploy fails.
 #colla_health_timeout: 300
+# Each container's log is rotated (Docker's json-file driver): at most this many files
+# of this size. A change recreates every container.
+#docker_log_max_size: "50m"
+#docker_log_max_file: 5
 
 # Services to deploy:
 """

@@ -17,6 +17,12 @@ _NAMESPACE = r"^[a-z0-9]+(?:[._\-/][a-z0-9]+)*$"
 # Linux limits interface names to 15 bytes; they cannot hold '/' or whitespace.
 _INTERFACE = r"^[^\s/]{1,15}$"
 _ENABLE_PREFIX = "enable_"
+# Docker's json-file size syntax: a number and a unit (k, m or g).
+_LOG_SIZE = r"^[1-9][0-9]{0,5}[kmg]$"
+# Every container's log is rotated: at most this many files of this size (250 MB in
+# all by default), so logs cannot fill the disk and `colla logs` reads a bounded file.
+DOCKER_LOG_MAX_SIZE = "50m"
+DOCKER_LOG_MAX_FILE = 5
 # kolla-ansible's own files write the flags as quoted "yes"/"no" strings.
 _YES_NO = {"yes": True, "no": False}
 
@@ -44,6 +50,9 @@ class Globals(pydantic.BaseModel):
     # kvm or qemu (software emulation); unset: kvm where this machine can run KVM guests.
     nova_compute_virt_type: Literal["kvm", "qemu"] | None = None
     colla_health_timeout: int = pydantic.Field(default=300, ge=10, le=3600)
+    # colla's own keys (kolla-ansible has none for this): the json-file log rotation.
+    docker_log_max_size: str = pydantic.Field(default=DOCKER_LOG_MAX_SIZE, pattern=_LOG_SIZE)
+    docker_log_max_file: int = pydantic.Field(default=DOCKER_LOG_MAX_FILE, ge=1, le=100)
     # The history of revisions (SQLite); relative paths are under the config directory.
     colla_history_path: str = "history.sqlite"
     # Put before every data volume's name, so that two clouds on one engine (a test

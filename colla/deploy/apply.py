@@ -56,6 +56,7 @@ def container_request(spec: ContainerSpec) -> ContainerRequest:
         pid_mode=p.pid_mode,
         ipc_mode=p.ipc_mode,
         init=p.init,
+        log_limits=(spec.log.max_size, spec.log.max_file),
     )
 
 

@@ -25,6 +25,7 @@ from colla.deploy.services import (
 from colla.deploy.specs import (
     ContainerSpec,
     Healthcheck,
+    LogLimits,
     NodeSpecs,
     Privileges,
     RenderedFile,
@@ -292,6 +293,7 @@ def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) ->
         ),
         privileges=Privileges(**item.privileges.model_dump()),
         ports=((r.ports[item.name],) if item.name in r.ports else ()) + item.ports,
+        log=LogLimits(project.globals.docker_log_max_size, project.globals.docker_log_max_file),
     )
 
 

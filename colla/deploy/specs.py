@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from colla.config.globals import DOCKER_LOG_MAX_FILE, DOCKER_LOG_MAX_SIZE
+
 LABEL_MANAGED = "colla.managed"
 LABEL_NAME = "colla.name"
 LABEL_SERVICE = "colla.service"
@@ -72,6 +74,14 @@ class Privileges:
 
 
 @dataclass(frozen=True)
+class LogLimits:
+    """Docker's json-file log rotation: at most ``max_file`` files of ``max_size`` each."""
+
+    max_size: str = DOCKER_LOG_MAX_SIZE
+    max_file: int = DOCKER_LOG_MAX_FILE
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A one-shot bootstrap container: runs to completion from a service's image."""
 
@@ -94,6 +104,7 @@ class ContainerSpec(TaskSpec):
     privileges: Privileges = Privileges()
     restart: str = "unless-stopped"
     ports: tuple[int, ...] = ()
+    log: LogLimits = LogLimits()
 
     def public(self) -> dict[str, Any]:
         """The spec without file contents: safe for labels, plans and logs."""
@@ -111,6 +122,9 @@ class ContainerSpec(TaskSpec):
                 k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.privileges).items()
             },
             "restart": self.restart,
+            # In the hash like the rest: Docker fixes a container's log options when it
+            # is created, so a new size or count recreates the containers.
+            "log": vars(self.log),
         }
 
     @property
@@ -160,6 +174,8 @@ def spec_from_dict(data: dict[str, Any]) -> ContainerSpec:
         privileges=Privileges(**privileges),
         restart=data["restart"],
         ports=tuple(data["ports"]),
+        # Revisions recorded before logs were bounded get the default bound.
+        log=LogLimits(**data["log"]) if data.get("log") else LogLimits(),
     )
 
 

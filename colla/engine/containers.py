@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
+import docker.types
 import requests.exceptions
 
 from colla.engine.errors import translated
@@ -75,6 +76,8 @@ class ContainerRequest:
     ip: str | None = None  # a fixed address on ``network``
     hostname: str | None = None
     publish: Mapping[int, tuple[str, int]] = field(default_factory=dict)  # port → (ip, port)
+    # json-file rotation: (max-size, max-file); None leaves Docker's unbounded default.
+    log_limits: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,16 @@ class Grants:
             # An empty list (not a missing key) is what unmasks /proc.
             unmasked_paths=host.get("MaskedPaths") == [],
         )
+
+
+def log_config(limits: tuple[str, int] | None) -> docker.types.LogConfig | None:
+    """The json-file log options of ``limits`` (max-size, max-file); None: Docker's default."""
+    if limits is None:
+        return None
+    size, count = limits
+    return docker.types.LogConfig(
+        type=docker.types.LogConfig.types.JSON, config={"max-size": size, "max-file": str(count)}
+    )
 
 
 class ContainersMixin:
@@ -165,6 +178,7 @@ class ContainersMixin:
                 pid_mode=request.pid_mode,
                 ipc_mode=request.ipc_mode,
                 init=request.init or None,
+                log_config=log_config(request.log_limits),
             )
             healthcheck = None
             if request.health_test:

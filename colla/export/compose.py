@@ -90,6 +90,10 @@ def node_compose(
                 f"{local.config_dir}:{CONFIG_MOUNT}:ro",
             ],
             "healthcheck": _healthcheck(spec),
+            "logging": {
+                "driver": "json-file",
+                "options": {"max-size": spec.log.max_size, "max-file": str(spec.log.max_file)},
+            },
             **_privileges(spec),
         }
         if spec.environment:

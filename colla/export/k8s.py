@@ -2,6 +2,8 @@
 
 colla's model is kept: host networking, the inventory's addresses, one pod per container
 spec. Groups of the inventory become node labels ``colla.io/<group>=true``.
+Logs need nothing here: the kubelet rotates container logs itself
+(containerLogMaxSize, containerLogMaxFiles), so docker_log_max_* has no counterpart.
 """
 
 from __future__ import annotations

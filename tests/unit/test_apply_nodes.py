@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any, cast
 
+import docker.types
 import pytest
 
 from colla.deploy.apply import Applier, ApplyOptions
@@ -14,6 +15,7 @@ from colla.deploy.plan import Action, Change, Plan
 from colla.deploy.services import load_services
 from colla.deploy.specs import ContainerSpec, NodeSpecs
 from colla.engine import ContainerInfo, ContainerRequest, Engine
+from colla.engine.containers import log_config
 from colla.engine.transfer import FileEntry
 from colla.errors import DeployFailed, EngineError
 from tests.unit.test_plan import spec
@@ -134,3 +136,13 @@ def test_ports_on_other_nodes_are_asked_through_their_engines(tmp_path: Path) ->
     local = PortEngine({11211})
     local.remote = False
     assert check_remote_ports(plan, addresses, cast(dict[str, Engine], {"node2": local})) == []
+
+
+def test_the_engine_asks_docker_for_a_rotated_json_file_log() -> None:
+    # HostConfig is what create_host_config builds; made here without a daemon.
+    host = docker.types.HostConfig(version="1.43", log_config=log_config(("10m", 3)))
+    assert host["LogConfig"] == {
+        "Type": "json-file",
+        "Config": {"max-size": "10m", "max-file": "3"},
+    }
+    assert log_config(None) is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 
 from colla.cli.app import run
+from colla.cli.operate import logs, parse_tail
 from colla.errors import ExitStatus
 
 
@@ -61,3 +63,18 @@ def test_unknown_override_block_changes_nothing(
     assert code == ExitStatus.BAD_INPUT
     assert "block 'nope' exists in no image template" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_logs_tail_is_a_number_of_lines_or_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert parse_tail("all") == "all"
+    # Docker's client reads the whole log for the string "200": it must be an int.
+    assert parse_tail("200") == 200
+    assert run(["logs", "keystone", "--tail", "lots", "-c", str(tmp_path)]) == ExitStatus.BAD_INPUT
+    assert "--tail 'lots': expected a number of lines or 'all'" in capsys.readouterr().err
+
+
+def test_logs_reads_a_bounded_tail_by_default() -> None:
+    default = inspect.signature(logs).parameters["tail"].default
+    assert parse_tail(default.default) == 200

@@ -116,3 +116,29 @@ def test_bad_file(tmp_path: Path, text: str, message: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=r"globals\.yml: no such file"):
         load_globals(tmp_path / "globals.yml", SERVICES)
+
+
+def test_container_logs_are_bounded_by_default_and_by_the_operator(tmp_path: Path) -> None:
+    g = _load(tmp_path, "network_interface: eth0\n")
+    assert (g.docker_log_max_size, g.docker_log_max_file) == ("50m", 5)
+    g = _load(
+        tmp_path, "network_interface: eth0\ndocker_log_max_size: 10m\ndocker_log_max_file: 2\n"
+    )
+    assert (g.docker_log_max_size, g.docker_log_max_file) == ("10m", 2)
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("docker_log_max_size: lots", "docker_log_max_size"),
+        ("docker_log_max_size: 50", "docker_log_max_size"),
+        ("docker_log_max_size: 0m", "docker_log_max_size"),
+        ("docker_log_max_file: 0", "docker_log_max_file"),
+        ('docker_log_max_file: "5"', "docker_log_max_file"),
+    ],
+)
+def test_a_bad_log_bound_names_the_file_and_key(tmp_path: Path, line: str, key: str) -> None:
+    with pytest.raises(BadInput) as e:
+        _load(tmp_path, f"network_interface: eth0\n{line}\n")
+    assert str(e.value).startswith(f"{tmp_path / 'globals.yml'}: key '{key}': ")
+    assert "\n" not in str(e.value)

@@ -9,9 +9,11 @@ import pytest
 
 from colla.config.example import write_example
 from colla.config.passwords import generate_passwords
+from colla.deploy.apply import container_request
 from colla.deploy.desired import Topology, desired_state
 from colla.deploy.prechecks import check_dependencies
 from colla.deploy.services import load_services
+from colla.deploy.specs import LogLimits, spec_from_dict, spec_to_dict
 from colla.errors import BadInput
 from colla.project import Project, load_project
 
@@ -186,3 +188,21 @@ def test_each_container_waits_for_one_address_of_each_dependency(config_dir: Pat
     assert waits("neutron_dhcp_agent") == ["127.0.0.1:9696", "127.0.0.1:5672"]
     assert waits("keystone") == ["127.0.0.1:3306", "127.0.0.1:11211"]
     assert waits("mariadb") == []
+
+
+def test_every_container_carries_its_log_bound_into_the_request_and_hash(
+    config_dir: Path,
+) -> None:
+    before = _hashes(config_dir)
+    node = desired_state(_project(config_dir), load_services(), TOPOLOGY)["localhost"]
+    assert {c.log for c in node.containers} == {LogLimits("50m", 5)}
+    with (config_dir / "globals.yml").open("a") as f:
+        f.write("docker_log_max_size: 10m\ndocker_log_max_file: 3\n")
+    node = desired_state(_project(config_dir), load_services(), TOPOLOGY)["localhost"]
+    assert {c.log for c in node.containers} == {LogLimits("10m", 3)}
+    assert {container_request(c).log_limits for c in node.containers} == {("10m", 3)}
+    # Docker sets log options at creation: a new bound must recreate every container.
+    after = _hashes(config_dir)
+    assert all(after[name] != before[name] for name in before)
+    keystone = next(c for c in node.containers if c.name == "keystone")
+    assert spec_from_dict(spec_to_dict(keystone)) == keystone

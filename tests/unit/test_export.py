@@ -226,3 +226,14 @@ def test_output_dir_errors_and_nothing_half_written(tmp_path: Path) -> None:
     write_tree(target, {"two.yml": OutFile(b"2")}, "test")
     assert sorted(p.name for p in target.iterdir()) == [MARKER, "two.yml"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_compose_bounds_every_containers_log(config_dir: Path) -> None:
+    services = _doc(_compose(config_dir))["services"]
+    long_running = [s for name, s in services.items() if not name.startswith("task-")]
+    assert long_running
+    for service in long_running:
+        assert service["logging"] == {
+            "driver": "json-file",
+            "options": {"max-size": "50m", "max-file": "5"},
+        }
