@@ -21,7 +21,7 @@ from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check, topology
 from colla.deploy.services import load_services
 from colla.engine import Engine
-from colla.upgrade.operations import open_history, pinned_slots, pinned_tags
+from colla.upgrade.operations import locked, open_history, pinned_slots, pinned_tags
 from colla.upgrade.session import session
 
 out = Console(highlight=False)
@@ -51,7 +51,8 @@ def genpwd(config_dir: Path = CONFIG_DIR) -> None:
     """Fill every missing password in passwords.yml with a strong random one (mode 0600)."""
     catalog = load_services()
     path = config_dir / "passwords.yml"
-    added = generate_passwords(path, catalog.required_passwords(set(catalog.services)))
+    with locked(config_dir):
+        added = generate_passwords(path, catalog.required_passwords(set(catalog.services)))
     out.print(f"{path}: {len(added)} password(s) generated, existing ones kept")
 
 
@@ -173,8 +174,10 @@ def deploy(
 
 def post_deploy(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
     """Write admin-openrc.sh and clouds.yaml (mode 0600) into the config directory."""
-    project, _ = deployment.load(config_dir, inventory)
-    for path in write_credentials(project, topology(project)):
+    with locked(config_dir):
+        project, _ = deployment.load(config_dir, inventory)
+        written = write_credentials(project, topology(project))
+    for path in written:
         out.print(f"wrote {path}")
     out.print(f"use the cloud: source {config_dir / 'admin-openrc.sh'}; openstack service list")
 

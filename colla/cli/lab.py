@@ -16,10 +16,12 @@ from colla.deploy.prechecks import topology
 from colla.engine import Engine
 from colla.errors import BadInput
 from colla.images.send import send_images
+from colla.lab.files import check_state_dir
 from colla.lab.lab import Lab, default_state_root
 from colla.lab.registry import DEFAULT_IMAGE as REGISTRY_IMAGE
 from colla.lab.registry import registry_down, registry_up
 from colla.lab.settings import DEFAULT_IMAGE, DEFAULT_NAME, DEFAULT_SUBNET, lab_settings
+from colla.upgrade.operations import locked
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -50,7 +52,10 @@ def lab_up(
         image=image,
         state_dir=state_dir or default_state_root() / name,
     )
-    state = Lab(Engine.connect(), settings).up()
+    # The lab's state directory is its deployments' config directory (-c): one lock.
+    check_state_dir(settings.state_dir)
+    with locked(settings.state_dir):
+        state = Lab(Engine.connect(), settings).up()
     table = Table(title=f"lab {settings.name}")
     for column in ("node", "address", "groups", "action"):
         table.add_column(column)
@@ -65,7 +70,9 @@ def lab_up(
 def lab_down(name: str = NAME, state_dir: Path | None = STATE_DIR) -> None:
     """Remove the lab's nodes, their volumes, its network and its state directory."""
     settings = lab_settings(name=name, state_dir=state_dir or default_state_root() / name)
-    removed = Lab(Engine.connect(), settings).down()
+    check_state_dir(settings.state_dir)
+    with locked(settings.state_dir):
+        removed = Lab(Engine.connect(), settings).down()
     for item in removed:
         out.print(f"removed {escape(item)}")
     out.print(f"lab {settings.name}: " + ("down" if removed else "nothing to remove"))
@@ -106,6 +113,11 @@ def images_send(
     inventory: Path | None = INVENTORY,
 ) -> None:
     """Stream images from this engine to a node's engine (save here, load there)."""
+    with locked(config_dir):
+        _send(node, refs, config_dir, inventory)
+
+
+def _send(node: str, refs: list[str], config_dir: Path, inventory: Path | None) -> None:
     project, catalog = deployment.load(config_dir, inventory)
     limit = nodes.parse_limit(node, project, "--node")
     if not refs:

@@ -12,19 +12,22 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from colla.cli.options import CONFIG_DIR, LIMIT
+from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.deploy import deployment
 from colla.deploy.plan import Observed, diff_reasons
+from colla.deploy.services import load_services
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError, EngineError
+from colla.project import Project
 from colla.upgrade.operations import (
+    command_line,
     current_revisions,
     open_history,
     rollback_plan,
     upgrade_plan,
 )
-from colla.upgrade.session import command_line, session
+from colla.upgrade.session import session
 from colla.upgrade.swap import SwapPlan, recover
 
 out = Console(highlight=False)
@@ -67,13 +70,14 @@ def upgrade(
     service: str | None = typer.Argument(None, help="A service (default: every enabled one)."),
     tag: str = typer.Option(..., "--tag", help="The image tag to upgrade to."),
     config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
     limit: str | None = LIMIT,
 ) -> None:
     """Upgrade a service to new images: backup, migrate, swap, verify, or roll back."""
     started = time.monotonic()
     say = _say_from(started)
-    with session(config_dir, say, limit=limit) as current:
-        services = [service] if service else _enabled_in_order(config_dir)
+    with session(config_dir, say, inventory, limit) as current:
+        services = [service] if service else _enabled_in_order(current.project)
         for name in services:
             plan = upgrade_plan(
                 config_dir,
@@ -83,6 +87,7 @@ def upgrade(
                 tag,
                 command_line(),
                 current.limit,
+                current.inventory,
             )
             running = {
                 (node, c.name): c.labels.get("colla.spec-hash")
@@ -98,8 +103,8 @@ def upgrade(
     out.print(f"done in {time.monotonic() - started:.1f} s")
 
 
-def _enabled_in_order(config_dir: Path) -> list[str]:
-    project, catalog = deployment.load(config_dir)
+def _enabled_in_order(project: Project) -> list[str]:
+    catalog = load_services()
     enabled = {n for n, on in project.globals.enabled.items() if on}
     return [name for level in catalog.levels(enabled) for name in level]
 
@@ -109,12 +114,13 @@ def rollback(
     to: int | None = typer.Option(None, "--to", help="A revision ID (default: the previous)."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask before restoring a dump."),
     config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
     limit: str | None = LIMIT,
 ) -> None:
     """Put a service back to an earlier revision: its image, its config, its database."""
     started = time.monotonic()
     say = _say_from(started)
-    with session(config_dir, say, limit=limit) as current:
+    with session(config_dir, say, inventory, limit) as current:
         plan, dump = rollback_plan(
             config_dir,
             current.engine,
@@ -123,6 +129,7 @@ def rollback(
             to,
             command_line(),
             current.limit,
+            current.inventory,
         )
         _print_swap(plan, current.engines)
         if dump is not None:
@@ -142,9 +149,10 @@ def history(
     service: str | None = typer.Argument(None, help="Only this service."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
 ) -> None:
     """The revisions of every container: image, status, when, by which command."""
-    project, catalog = deployment.load(config_dir)
+    project, catalog = deployment.load(config_dir, inventory)
     if service is not None and service not in catalog.services:
         raise BadInput(f"unknown service '{service}'")
     store = open_history(project)
@@ -181,10 +189,11 @@ def history(
     out.print(table)
 
 
-def recover_command(config_dir: Path = CONFIG_DIR) -> None:
+def recover_command(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
     """Complete or revert an upgrade or rollback that a killed colla left unfinished."""
     say = _say_from(time.monotonic())
-    with session(config_dir, say) as current:
+    # No --limit: an unfinished swap may have touched any node, and all are needed.
+    with session(config_dir, say, inventory) as current:
         # Opening the session already recovered what it found.
         done = current.recovered or recover(current.swapper(), current.history, say)
     out.print("; ".join(done) if done else "nothing to recover")
@@ -193,10 +202,11 @@ def recover_command(config_dir: Path = CONFIG_DIR) -> None:
 def prune(
     keep: int = typer.Option(..., "--keep", min=1, help="Revisions to keep per container."),
     config_dir: Path = CONFIG_DIR,
+    inventory: Path | None = INVENTORY,
 ) -> None:
     """Forget all but the last N revisions per container and remove images none needs."""
     say = _say_from(time.monotonic())
-    with session(config_dir, say) as current:
+    with session(config_dir, say, inventory) as current:
         revisions = current.history.revisions()
         by_container: dict[tuple[str, str], list[int]] = {}
         for r in revisions:

@@ -22,6 +22,7 @@ from colla.deploy.prechecks import topology
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
 from colla.engine import ContainerInfo, Engine
 from colla.errors import BadInput, CollaError
+from colla.upgrade.operations import locked
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -159,10 +160,11 @@ def stop(
     limit: str | None = LIMIT,
 ) -> None:
     """Stop containers (they stay, with their volumes; `colla deploy` starts them again)."""
-    for engine, c in _managed(_engines(config_dir, inventory, limit), service):
-        if c.state == "running":
-            engine.stop(c.name)
-            out.print(f"stopped {c.labels.get(LABEL_NODE, '')}/{c.name}")
+    with locked(config_dir):
+        for engine, c in _managed(_engines(config_dir, inventory, limit), service):
+            if c.state == "running":
+                engine.stop(c.name)
+                out.print(f"stopped {c.labels.get(LABEL_NODE, '')}/{c.name}")
 
 
 def destroy(
@@ -173,7 +175,11 @@ def destroy(
     limit: str | None = LIMIT,
 ) -> None:
     """Remove every colla container on every node (and, with --volumes, their data)."""
-    engines = _engines(config_dir, inventory, limit)
+    with locked(config_dir):
+        _remove_all(_engines(config_dir, inventory, limit), volumes, yes)
+
+
+def _remove_all(engines: list[Engine], volumes: bool, yes: bool) -> None:
     containers = _managed(engines)
     doomed_volumes = [
         (e, v) for e in engines for v in (e.volumes(f"{LABEL_MANAGED}=true") if volumes else [])

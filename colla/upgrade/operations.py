@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import fcntl
 import os
+import shlex
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -29,9 +31,18 @@ def open_history(project: Project) -> History:
     return History(path if path.is_absolute() else project.config_dir / path)
 
 
+def command_line() -> str:
+    """The command that is running, for history and the lock."""
+    return shlex.join(["colla", *sys.argv[1:]])
+
+
 @contextmanager
-def locked(config_dir: Path) -> Iterator[None]:
-    """Hold the deployment's lock: one changing colla command at a time."""
+def locked(config_dir: Path, command: str | None = None) -> Iterator[None]:
+    """Hold the deployment's lock: one changing colla command at a time.
+
+    The lock file says which command holds it (``command``, default this process's
+    command line), so the one refused can name it.
+    """
     config_dir.mkdir(parents=True, exist_ok=True)
     path = config_dir / LOCK_FILE
     with open(path, "a+", encoding="utf-8") as handle:
@@ -39,14 +50,15 @@ def locked(config_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "?"
+            pid, _, holder = handle.read().strip().partition(" ")
+            running = f"`{holder}`, pid {pid or '?'}" if holder else f"pid {pid or '?'}"
             raise BadInput(
-                f"another colla command (pid {holder}) is changing this deployment; "
-                "wait for it to finish"
+                f"another colla command ({running}) is changing the deployment of "
+                f"{config_dir}; wait for it to finish"
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(f"{os.getpid()} {command or command_line()}")
         handle.flush()
         try:
             yield
@@ -161,10 +173,11 @@ def upgrade_plan(
     tag: str,
     command: str,
     limit: frozenset[str] | None = None,
+    inventory: Path | None = None,
 ) -> SwapPlan:
     """The swap of ``service`` to image tag ``tag`` on every node (or those of ``limit``);
-    bad input raises before any change."""
-    current = desired(config_dir, engine, limit=limit)
+    bad input raises before any change. ``inventory`` is the one given with -i."""
+    current = desired(config_dir, engine, inventory, limit=limit)
     engines = current.engines
     if service not in current.catalog.services:
         known = ", ".join(sorted(current.catalog.services))
@@ -188,14 +201,20 @@ def upgrade_plan(
     pinned = pinned_tags(history, current.project.globals.image_tag)
     slots = pinned_slots(history)
     if pinned or slots:
-        current = desired(config_dir, engine, alt=slots, limit=limit, node_tags=pinned)
+        current = desired(config_dir, engine, inventory, alt=slots, limit=limit, node_tags=pinned)
     adopt_running(history, engines, current, service, command)
     overlap = _overlaps(current, service)
     # Behind HAProxy the new version takes the other slot, so both can run at once.
     new_slots = slots ^ {service} if overlap else slots
     others = {key: value for key, value in pinned.items() if key[1] != service}
     wanted = desired(
-        config_dir, engine, tags={service: tag}, alt=new_slots, limit=limit, node_tags=others
+        config_dir,
+        engine,
+        inventory,
+        tags={service: tag},
+        alt=new_slots,
+        limit=limit,
+        node_tags=others,
     )
     migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
     backup = restore = schema = None
@@ -230,10 +249,11 @@ def rollback_plan(
     to: int | None,
     command: str,
     limit: frozenset[str] | None = None,
+    inventory: Path | None = None,
 ) -> tuple[SwapPlan, Revision | None]:
     """The swap of ``service`` back to a revision on every node (or those of ``limit``),
-    and the dump it restores (if any)."""
-    current = desired(config_dir, engine, limit=limit)
+    and the dump it restores (if any). ``inventory`` is the one given with -i."""
+    current = desired(config_dir, engine, inventory, limit=limit)
     engines = current.engines
     if service not in current.catalog.services:
         raise BadInput(f"unknown service '{service}'")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,15 +19,10 @@ from colla.deploy.specs import NodeSpecs
 from colla.engine import Engine
 from colla.history.store import History
 from colla.project import Project
-from colla.upgrade.operations import locked, open_history
+from colla.upgrade.operations import command_line, locked, open_history
 from colla.upgrade.swap import Swapper, record_revision, recover
 
 Say = Callable[[str], None]
-
-
-def command_line() -> str:
-    """The command that is running, for history."""
-    return shlex.join(["colla", *sys.argv[1:]])
 
 
 @dataclass
@@ -44,6 +37,8 @@ class Session:
     # Each node's engine (only the nodes of --limit when it was given).
     engines: dict[str, Engine] = field(default_factory=dict)
     limit: frozenset[str] | None = None
+    # The inventory given with -i: whatever the command loads again must load this one.
+    inventory: Path | None = None
 
     def applier(self, nodes: dict[str, NodeSpecs] | None = None) -> Applier:
         """An applier on the nodes' engines (for tasks and health waits)."""
@@ -89,7 +84,9 @@ def session(
         engines = deployment.engines_for(project, engine, nodes)
         history = open_history(project)
         try:
-            current = Session(project, engine, history, say, engines=engines, limit=nodes)
+            current = Session(
+                project, engine, history, say, engines=engines, limit=nodes, inventory=inventory
+            )
             if history.unfinished():
                 current.recovered = recover(current.swapper(), history, say)
             yield current
