@@ -16,7 +16,7 @@ from colla.deploy.prechecks import topology
 from colla.engine import Engine
 from colla.errors import BadInput
 from colla.images.send import send_images
-from colla.lab.files import check_state_dir
+from colla.lab.files import held
 from colla.lab.lab import Lab, default_state_root
 from colla.lab.registry import DEFAULT_IMAGE as REGISTRY_IMAGE
 from colla.lab.registry import registry_down, registry_up
@@ -52,9 +52,7 @@ def lab_up(
         image=image,
         state_dir=state_dir or default_state_root() / name,
     )
-    # The lab's state directory is its deployments' config directory (-c): one lock.
-    check_state_dir(settings.state_dir)
-    with locked(settings.state_dir):
+    with held(settings.state_dir):
         state = Lab(Engine.connect(), settings).up()
     table = Table(title=f"lab {settings.name}")
     for column in ("node", "address", "groups", "action"):
@@ -70,8 +68,7 @@ def lab_up(
 def lab_down(name: str = NAME, state_dir: Path | None = STATE_DIR) -> None:
     """Remove the lab's nodes, their volumes, its network and its state directory."""
     settings = lab_settings(name=name, state_dir=state_dir or default_state_root() / name)
-    check_state_dir(settings.state_dir)
-    with locked(settings.state_dir):
+    with held(settings.state_dir):
         removed = Lab(Engine.connect(), settings).down()
     for item in removed:
         out.print(f"removed {escape(item)}")

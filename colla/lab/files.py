@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from colla.errors import CollaError
 from colla.history.store import HISTORY_FILE
 from colla.lab.settings import MAX_NODES, LabSettings
 from colla.outdir import Made, claim, foreign_files, read_marker, remove_written, write_marker
-from colla.upgrade.operations import LOCK_FILE
+from colla.upgrade.operations import LOCK_FILE, locked
 
 STATE_MADE_BY = "colla lab up"
 INVENTORY_HEADER = "# written by `colla lab up` for lab "
@@ -59,6 +60,19 @@ def ensure_state_dir(path: Path) -> None:
         path.chmod(0o700)
     if read_marker(path) is None:
         write_marker(path, Made(STATE_MADE_BY))
+
+
+@contextmanager
+def held(path: Path) -> Iterator[None]:
+    """The state directory, made and marked first, with the deployment lock held in it.
+
+    It is the config directory of the lab's deployments (-c), so lab commands and those
+    take one lock. Marked before locking: the lock file alone would make a new
+    directory look non-empty and foreign.
+    """
+    ensure_state_dir(path)
+    with locked(path):
+        yield
 
 
 def remove_state(path: Path) -> list[str]:

@@ -11,7 +11,13 @@ from colla.config.inventory import load_inventory
 from colla.deploy.nodes import host_facts
 from colla.engine.endpoint import endpoint_for
 from colla.errors import BadInput
-from colla.lab.files import ensure_state_dir, inventory_text, remove_state, write_config
+from colla.lab.files import (
+    ensure_state_dir,
+    held,
+    inventory_text,
+    remove_state,
+    write_config,
+)
 from colla.lab.lab import node_request
 from colla.lab.settings import lab_settings
 from colla.outdir import MARKER
@@ -119,3 +125,17 @@ def test_a_state_dir_from_before_markers_is_still_the_labs(tmp_path: Path) -> No
     ensure_state_dir(state)
     assert remove_state(state) == []
     assert not state.exists()
+
+
+def test_lab_commands_lock_a_new_state_dir_and_still_own_it(tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    with held(new):
+        # What `up` and `down` do inside the lock: the lock file is not foreign.
+        ensure_state_dir(new)
+        assert remove_state(new) == []
+    assert not new.exists()
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "x").write_text("x")
+    with pytest.raises(BadInput, match="not made by colla"), held(tmp_path / "foreign"):
+        pass
+    assert [p.name for p in (tmp_path / "foreign").iterdir()] == ["x"]
