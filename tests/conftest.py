@@ -77,7 +77,7 @@ def clean_slate(engine: Engine) -> None:
     if leftovers:
         # The volumes' passwords went with the old config directory: their containers go,
         # then the volumes.
-        assert run(["destroy", "--yes-i-really-mean-it"]) == 0
+        assert run(["destroy", "--yes-i-really-mean-it", "-c", str(CONFIG_DIR)]) == 0
         for volume in leftovers:
             engine.remove_volume(volume)
 
