@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-import jinja2
-
-from colla.config.ini import merge_ini
 from colla.deploy.services import (
-    ALT_PORT_OFFSET,
     ContainerDef,
-    FileDef,
     PermissionDef,
     ServiceCatalog,
     ServiceDef,
@@ -31,28 +23,15 @@ from colla.deploy.specs import (
     RenderedFile,
     TaskSpec,
 )
+from colla.deploy.templates import REGION as REGION
+from colla.deploy.templates import ServiceRenderer
+from colla.deploy.templates import Topology as Topology
 from colla.deploy.waits import Reach, with_waits
 from colla.errors import BadInput
 from colla.project import Project
 
 CONFIG_MOUNT = "/var/lib/colla/config"
-REGION = "RegionOne"
 REGISTER_SCRIPT = "colla-register.py"
-
-
-@dataclass(frozen=True)
-class Topology:
-    """Where things are: each node's API address and the address clients use, plus
-    what prechecks found out about the hosts (tunnel addresses, the virt type)."""
-
-    api_address: Mapping[str, str]
-    internal_address: str
-    database_address: str
-    # Each node's address for tenant (vxlan) traffic; a missing node uses its API address.
-    tunnel_address: Mapping[str, str] = field(default_factory=dict)
-    virt_type: str = "kvm"
-    # "iptables" where the kernel filters bridged traffic (br_netfilter), else "noop".
-    firewall_driver: str = "iptables"
 
 
 def image_ref(project: Project, image: str, tag: str | None = None) -> str:
@@ -60,188 +39,6 @@ def image_ref(project: Project, image: str, tag: str | None = None) -> str:
     g = project.globals
     prefix = f"{g.docker_registry}/" if g.docker_registry else ""
     return f"{prefix}{g.docker_namespace}/{image}:{tag or g.image_tag}"
-
-
-def _sql(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _shell(value: str) -> str:
-    return value.replace("'", "'\\''")
-
-
-def _rabbitmq_hash(password: str) -> str:
-    # RabbitMQ's SHA-256 scheme: base64(salt + sha256(salt + password)). The salt is
-    # derived from the password so that the same input renders the same file: a
-    # no-change deploy must not see a changed config.
-    salt = hashlib.sha256(b"colla-rabbitmq-salt" + password.encode()).digest()[:4]
-    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
-
-
-def _apis(project: Project, catalog: ServiceCatalog, topology: Topology) -> list[dict[str, Any]]:
-    """The APIs HAProxy fronts: each enabled container that declares an api_port."""
-    apis = []
-    for name in sorted(catalog.services):
-        if not project.globals.enabled.get(name):
-            continue
-        service = catalog[name]
-        for container in service.containers:
-            if container.api_port:
-                hosts = service.hosts(project.inventory)
-                apis.append(
-                    {
-                        "name": container.name.replace("_", "-"),
-                        "port": container.api_port,
-                        "alt_port": container.api_port + ALT_PORT_OFFSET,
-                        "check": container.api_check,
-                        "addresses": [topology.api_address[h.name] for h in hosts],
-                    }
-                )
-    return apis
-
-
-class _Renderer:
-    """Renders one service's templates for one node."""
-
-    def __init__(
-        self,
-        project: Project,
-        catalog: ServiceCatalog,
-        topology: Topology,
-        service: ServiceDef,
-        tag: str | None = None,
-        alt: bool = False,
-    ) -> None:
-        self.project = project
-        self.tag = tag
-        # Each API listens on its port, or on the alternate one (the upgrade's "b" slot).
-        offset = ALT_PORT_OFFSET if alt else 0
-        self.ports = {c.name: c.api_port + offset for c in service.containers if c.api_port}
-        self.api_port = next(iter(self.ports.values()), None)
-        self.catalog = catalog
-        self.service = service
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(d) for d in service.directories]),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            autoescape=False,
-        )
-        self.env.filters.update(sql=_sql, shell=_shell, rabbitmq_hash=_rabbitmq_hash)
-        enabled = project.globals.enabled
-        memcached = (
-            catalog["memcached"].hosts(project.inventory) if enabled.get("memcached") else ()
-        )
-        rabbitmq = catalog["rabbitmq"].hosts(project.inventory) if enabled.get("rabbitmq") else ()
-        rabbit_password = urllib.parse.quote(
-            project.passwords.values.get("rabbitmq_password", ""), safe=""
-        )
-        self.base_context: dict[str, Any] = {
-            "service": service.name,
-            "passwords": dict(project.passwords.values),
-            "globals": project.globals,
-            "region": REGION,
-            "database_address": topology.database_address,
-            "memcache_servers": ",".join(
-                f"{topology.api_address[h.name]}:11211" for h in memcached
-            ),
-            "keystone_internal_url": f"http://{topology.internal_address}:5000",
-            "keystone_public_url": f"http://{topology.internal_address}:5000",
-            "internal_address": topology.internal_address,
-            "apis": _apis(project, catalog, topology),
-            "api_port": self.api_port,
-            "ports": self.ports,
-            "transport_url": "rabbit://"
-            + ",".join(
-                f"openstack:{rabbit_password}@{topology.api_address[h.name]}:5672" for h in rabbitmq
-            )
-            + "/",
-            "virt_type": topology.virt_type,
-            "firewall_driver": topology.firewall_driver,
-            "compute_hosts": [h.name for h in project.inventory.hosts_in("compute")],
-            "database_url": self.database_url,
-            "authtoken": self.authtoken,
-            "credentials": self.credentials,
-        }
-        self.topology = topology
-        self.network_hosts = {h.name for h in project.inventory.hosts_in("network")}
-
-    def database_url(self, name: str) -> str:
-        """The connection URL of one of the service's (or its whole's) databases."""
-        whole = self.service.part_of
-        databases = (*self.service.databases, *(self.catalog[whole].databases if whole else ()))
-        for db in databases:
-            if db.name == name:
-                password = urllib.parse.quote(self.project.passwords[db.password], safe="")
-                return (
-                    f"mysql+pymysql://{db.user}:{password}@"
-                    f"{self.topology.database_address}:3306/{db.name}?charset=utf8"
-                )
-        raise BadInput(f"service {self.service.name} declares no database '{name}'")
-
-    def authtoken(self, name: str) -> str:
-        """The [keystone_authtoken] section of service ``name``'s API."""
-        return self.credentials(
-            name,
-            "keystone_authtoken",
-            www_authenticate_uri=self.base_context["keystone_public_url"],
-            memcached_servers=self.base_context["memcache_servers"],
-        )
-
-    def credentials(self, name: str, section: str, **extra: str) -> str:
-        """A config section holding service ``name``'s Keystone user and password."""
-        keystone = self.catalog[name].keystone
-        if keystone is None:
-            raise BadInput(f"service {name} has no keystone registration")
-        lines = [
-            f"[{section}]",
-            *(f"{k} = {v}" for k, v in extra.items()),
-            f"auth_url = {self.base_context['keystone_internal_url']}",
-            "auth_type = password",
-            "project_domain_name = Default",
-            "user_domain_name = Default",
-            "project_name = service",
-            f"username = {keystone.user}",
-            f"password = {self.project.passwords[keystone.password]}",
-        ]
-        return "\n".join(lines) + "\n"
-
-    def context(self, node: str, container: str | None = None) -> dict[str, Any]:
-        return {
-            **self.base_context,
-            "node": node,
-            "api_address": self.topology.api_address[node],
-            "tunnel_address": self.topology.tunnel_address.get(
-                node, self.topology.api_address[node]
-            ),
-            "container": container,
-            "api_port": self.ports.get(container or "", self.api_port),
-            # The provider network's interface, on network hosts only.
-            "external_interface": (
-                self.project.globals.neutron_external_interface
-                if node in self.network_hosts
-                else None
-            ),
-        }
-
-    def text(self, source: str, node: str, what: str, container: str | None = None) -> str:
-        try:
-            return self.env.from_string(source).render(self.context(node, container))
-        except jinja2.TemplateError as e:
-            raise BadInput(f"{self.service.directory / 'service.yaml'}: {what}: {e}") from None
-
-    def file(self, item: FileDef, node: str, container: str) -> RenderedFile:
-        try:
-            content = self.env.get_template(item.template).render(self.context(node, container))
-        except jinja2.TemplateSyntaxError as e:
-            raise BadInput(f"{e.filename}:{e.lineno}: template syntax error: {e.message}") from None
-        except jinja2.TemplateError as e:
-            raise BadInput(f"{self.service.directory / item.template}: {e}") from None
-        if item.overridable:
-            for path in self.project.override_paths(self.service.name, container):
-                content = merge_ini(content, self.project.overrides[path], path)
-        return RenderedFile(item.name, item.dest, item.owner, item.perm, content)
 
 
 def _config_json(
@@ -263,7 +60,9 @@ def _config_json(
     return RenderedFile("config.json", "", "root", "0600", json.dumps(data, indent=2) + "\n")
 
 
-def _container(r: _Renderer, project: Project, node: str, item: ContainerDef) -> ContainerSpec:
+def _container(
+    r: ServiceRenderer, project: Project, node: str, item: ContainerDef
+) -> ContainerSpec:
     files = [r.file(f, node, item.name) for f in item.config]
     command = r.text(item.command, node, f"{item.name} command", item.name)
     files.append(_config_json(command, files, item.permissions, item.user))
@@ -327,7 +126,7 @@ def _volumes(project: Project, volumes: Mapping[str, str]) -> tuple[tuple[str, s
     return tuple(sorted((prefix + name, path) for name, path in volumes.items()))
 
 
-def _task(r: _Renderer, project: Project, node: str, item: TaskDef) -> TaskSpec:
+def _task(r: ServiceRenderer, project: Project, node: str, item: TaskDef) -> TaskSpec:
     files = [r.file(f, node, item.name) for f in item.config]
     return _task_spec(
         project,
@@ -348,7 +147,7 @@ def _database_task(
     node: str,
     tags: Mapping[str, str],
 ) -> TaskSpec:
-    mariadb = _Renderer(project, catalog, topology, catalog["mariadb"], tags.get("mariadb"))
+    mariadb = ServiceRenderer(project, catalog, topology, catalog["mariadb"], tags.get("mariadb"))
     context = {**mariadb.context(node), "databases": service.databases}
     files = [
         RenderedFile(
@@ -439,12 +238,14 @@ def desired_state(
             raise BadInput(
                 f"inventory: no host in group(s) {', '.join(service.groups)} for service {name}"
             )
-        renderer = _Renderer(project, catalog, topology, service, tags.get(name), name in alt)
+        renderer = ServiceRenderer(project, catalog, topology, service, tags.get(name), name in alt)
         renderers = {tags.get(name): renderer}
         for host in hosts:
             tag = node_tags.get((host.name, name), tags.get(name))
             if tag not in renderers:
-                renderers[tag] = _Renderer(project, catalog, topology, service, tag, name in alt)
+                renderers[tag] = ServiceRenderer(
+                    project, catalog, topology, service, tag, name in alt
+                )
             for item in service.containers:
                 containers[host.name].append(_container(renderers[tag], project, host.name, item))
         # Bootstrap runs once per cloud, on the service's first host.
@@ -518,7 +319,7 @@ def upgrade_tasks(
     """A service's migrate and contract tasks from the (new) image tag, on its first host."""
     definition = catalog[service]
     node = definition.first_host(project.inventory).name
-    renderer = _Renderer(project, catalog, topology, definition, tag)
+    renderer = ServiceRenderer(project, catalog, topology, definition, tag)
     migrate = tuple(_task(renderer, project, node, t) for t in definition.upgrade.migrate)
     contract = tuple(_task(renderer, project, node, t) for t in definition.upgrade.contract)
     return migrate, contract
@@ -540,7 +341,7 @@ def backup_tasks(
     changed anything."""
     definition = catalog[service]
     node = catalog["mariadb"].first_host(project.inventory).name
-    mariadb = _Renderer(project, catalog, topology, catalog["mariadb"])
+    mariadb = ServiceRenderer(project, catalog, topology, catalog["mariadb"])
     client = RenderedFile(
         "client.cnf",
         "/etc/colla/client.cnf",
