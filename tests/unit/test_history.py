@@ -9,6 +9,7 @@ from pathlib import Path
 from colla.deploy.specs import spec_from_dict, spec_to_dict
 from colla.history.store import History
 from colla.upgrade.operations import pinned_tags
+from colla.upgrade.swap import record_revision
 from tests.unit.test_plan import spec
 
 
@@ -64,17 +65,8 @@ def test_parallel_jobs_record_revisions_at_the_same_time(tmp_path: Path) -> None
     def record() -> None:
         try:
             for _ in range(30):
-                history.add_revision(
-                    service=made.service,
-                    container=made.name,
-                    node=made.node,
-                    image=made.image,
-                    image_id=made.image_id,
-                    spec_hash=made.spec_hash,
-                    spec=spec_to_dict(made),
-                    status="healthy",
-                    operation="deploy",
-                    command="colla deploy",
+                record_revision(
+                    history, made, operation="deploy", status="healthy", command="colla deploy"
                 )
         except BaseException as e:
             errors.append(e)
