@@ -131,31 +131,25 @@ class Swapper:
         """The schema versions of the service's databases; None when unknown."""
         if plan.schema is None:
             return None
-        engine = self._engine(plan.schema.node)
+        engine = self.engine(plan.schema.node)
         nodefiles.write_config(engine, plan.schema)
         code, output = engine.run_to_completion(task_request(plan.schema))
         return output if code == 0 else None
-
-    def engine(self, node: str) -> Engine:
-        """The engine of ``node``; CollaError when this run cannot reach it."""
-        return self._engine(node)
-
-    def run_task(self, task: TaskSpec, step: str = "") -> None:
-        """Write a task's config on its node and run it to completion."""
-        self._task(task, step)
 
     def wait_healthy(self, node: str, name: str) -> None:
         """Until the container on ``node`` reports healthy."""
         self.applier.wait_healthy(node, name)
 
-    def _engine(self, node: str) -> Engine:
+    def engine(self, node: str) -> Engine:
+        """The engine of ``node``; CollaError when this run cannot reach it."""
         engine = self.engines.get(node)
         if engine is None:
             raise CollaError(f"node {node} is not reachable in this run (see --limit)")
         return engine
 
-    def _task(self, task: TaskSpec, step: str = "") -> None:
-        engine = self._engine(task.node)
+    def run_task(self, task: TaskSpec, step: str = "") -> None:
+        """Write a task's config on its node and run it (``step``: for COLLA_KILL_DURING)."""
+        engine = self.engine(task.node)
         nodefiles.write_config(engine, task)
         if step and os.environ.get(KILL_DURING_ENV) == step:
             # Die with the task's container running, as a crash in the middle would.
@@ -187,13 +181,13 @@ class Swapper:
         try:
             self._step(op, "backup", data)
             if plan.backup is not None:
-                self._task(plan.backup, "backup")
+                self.run_task(plan.backup, "backup")
             if plan.migrate:
                 before = self._schema(plan)
                 data["db_changed"] = True
                 self._step(op, "migrate", data)
                 for task in plan.migrate:
-                    self._task(task, "migrate")
+                    self.run_task(task, "migrate")
                 after = self._schema(plan)
                 if before is not None and before == after:
                     # Nothing changed the schema: a rollback needs no restore, and a
@@ -236,7 +230,7 @@ class Swapper:
         self._step(op, "stop-old")
         for spec in plan.new:
             self._keep_old(spec)
-            self._engine(spec.node).rename(spec.name + NEXT_SUFFIX, spec.name)
+            self.engine(spec.node).rename(spec.name + NEXT_SUFFIX, spec.name)
         for backend, old, _ in plan.haproxy:
             for name in old:
                 haproxy.set_state(backend, name, "ready")
@@ -253,10 +247,10 @@ class Swapper:
         if plan.restore_before_start is not None:
             data["db_changed"] = True
             self._step(op, "restore", data)
-            self._task(plan.restore_before_start, "restore")
+            self.run_task(plan.restore_before_start, "restore")
         self._step(op, "start-new")
         for spec in plan.new:
-            engine = self._engine(spec.node)
+            engine = self.engine(spec.node)
             engine.rename(spec.name + NEXT_SUFFIX, spec.name)
             engine.start(spec.name)
         self._step(op, "verify")
@@ -265,7 +259,7 @@ class Swapper:
         self.check(plan.service)
 
     def _keep_old(self, spec: ContainerSpec, timeout: int = 20) -> None:
-        engine = self._engine(spec.node)
+        engine = self.engine(spec.node)
         current = engine.container(spec.name)
         if current is None:
             return
@@ -275,7 +269,7 @@ class Swapper:
         engine.rename(spec.name, spec.name + OLD_SUFFIX)
 
     def _start_new(self, spec: ContainerSpec, name: str | None = None, start: bool = True) -> None:
-        engine = self._engine(spec.node)
+        engine = self.engine(spec.node)
         # The old container mounts the same directory: keep its files to put them back.
         # (It read them when it started, so a running old container is not disturbed.)
         nodefiles.snapshot(engine, spec)
@@ -307,14 +301,14 @@ class Swapper:
         self._step(op.id, "commit")
         for d in data["new"]:
             spec = spec_from_dict(d)
-            engine = self._engine(spec.node)
+            engine = self.engine(spec.node)
             engine.remove_container(spec.name + OLD_SUFFIX)
             nodefiles.drop_snapshot(engine, spec)
         self._step(op.id, "contract")
         note = ""
         try:
             for task in data.get("contract", []):
-                self._task(task_from_dict(task), "contract")
+                self.run_task(task_from_dict(task), "contract")
         except CollaError as e:
             # The new version serves; contracting again later is safe.
             note = f"contract failed: {e}"
