@@ -25,14 +25,13 @@ CONFIG_DIR = Path(os.environ.get("COLLA_E2E_CONFIG_DIR", "/var/lib/colla-suite/c
 TIERS = ("unit", "integration", "e2e")
 E2E_ORDER = (
     "test_core_cloud",  # destroys what runs, deploys the full cloud, uses it
-    "test_compose_cloud",  # the same cloud from Compose files, then colla's again
+    "test_compose_cloud",  # destroy, the same cloud from Compose files, colla's again
     "test_full_cloud",
     "test_upgrade",
     "test_upgrade_nova",
-    "test_upgrade_haproxy",
+    "test_upgrade_haproxy",  # leaves the cloud behind HAProxy for the module after it
     "test_engine_restart",  # last of the all-in-one modules: it restarts dockerd
-    "test_multinode",  # labs last: the all-in-one cloud is stopped for them
-    "test_multinode_full",
+    "test_multinode",  # the lab last: the all-in-one cloud is stopped for it
 )
 
 

@@ -24,7 +24,7 @@ SUITE_VOLUME_PREFIX = "colla-suite-"
 TEST_LINKS = ("colla-e2e0",)
 
 
-# The labs of the e2e modules (test_multinode, test_multinode_full); an operator's
+# The e2e lab (test_multinode), and the second one earlier suites made; an operator's
 # own labs have other names and are left alone.
 SUITE_LABS = ("colla-e2e", "colla-e2e-full")
 REGISTRY = "colla-registry"

@@ -174,15 +174,33 @@ def destroy(
     inventory: Path | None = INVENTORY,
     limit: str | None = LIMIT,
 ) -> None:
-    """Remove every colla container on every node (and, with --volumes, their data)."""
+    """Remove every colla container on every node (and, with --volumes, this cloud's
+    data volumes: those its config directory names, never another cloud's)."""
     with locked(config_dir):
-        _remove_all(_engines(config_dir, inventory, limit), volumes, yes)
+        ours = _own_volumes(config_dir, inventory) if volumes else None
+        _remove_all(_engines(config_dir, inventory, limit), ours, yes)
 
 
-def _remove_all(engines: list[Engine], volumes: bool, yes: bool) -> None:
+def _own_volumes(config_dir: Path, inventory: Path | None) -> set[str]:
+    """The names of the volumes this config directory's cloud uses: the catalog's volumes
+    under its ``colla_volume_prefix``. Other clouds on the same engine (another prefix)
+    keep theirs."""
+    if not (config_dir / "globals.yml").is_file():
+        raise BadInput(
+            f"destroy --volumes: {config_dir} has no globals.yml, so which volumes are this "
+            "cloud's is unknown; nothing removed"
+        )
+    project, catalog = deployment.load(config_dir, inventory)
+    prefix = project.globals.colla_volume_prefix
+    return {prefix + name for name in catalog.volume_names()}
+
+
+def _remove_all(engines: list[Engine], ours: set[str] | None, yes: bool) -> None:
+    """Remove colla's containers and, when ``ours`` names them, those volumes."""
     containers = _managed(engines)
+    volumes = ours is not None
     doomed_volumes = [
-        (e, v) for e in engines for v in (e.volumes(f"{LABEL_MANAGED}=true") if volumes else [])
+        (e, v) for e in engines for v in e.volumes(f"{LABEL_MANAGED}=true") if v in (ours or ())
     ]
     what = f"{len(containers)} container(s)" + (
         f" and {len(doomed_volumes)} volume(s) with their data" if volumes else " (volumes kept)"

@@ -252,6 +252,15 @@ class ServiceCatalog:
             sorter.done(*ready)
         return levels
 
+    def volume_names(self) -> set[str]:
+        """Every volume any service's containers or steps use, before the prefix."""
+        names: set[str] = set()
+        for s in self.services.values():
+            steps = (*s.containers, *s.bootstrap, *s.post_start, *s.upgrade.migrate)
+            for step in (*steps, *s.upgrade.contract):
+                names.update(step.volumes)
+        return names
+
     def required_passwords(self, names: set[str]) -> list[str]:
         """Every password key the enabled services need."""
         keys: set[str] = set()

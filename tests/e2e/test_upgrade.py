@@ -19,7 +19,7 @@ from colla.deploy.apply import LABEL_TASK
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.upgrade.operations import LOCK_FILE
-from tests.e2e.conftest import engine_state, killed_at, openstack
+from tests.e2e.conftest import BIN, engine_state, killed_at, openstack
 
 pytestmark = pytest.mark.e2e
 
@@ -130,6 +130,22 @@ def test_rollback_then_forward_with_to(
     engine: Engine, config_dir: Path, tags: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     upgraded, _ = _keystone(engine)
+    before = engine.container("keystone")
+    # Without --yes, the rollback warns that the dump loses later writes and asks; "n"
+    # leaves the upgraded container as it was.
+    declined = subprocess.run(
+        [str(BIN / "colla"), "rollback", "keystone", "-c", str(config_dir)],
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    said = " ".join(declined.stderr.split())
+    assert declined.returncode != 0, declined.stdout + declined.stderr
+    assert "data written since then is lost" in said and "not confirmed; nothing changed" in said
+    after = engine.container("keystone")
+    assert before is not None and after is not None
+    assert (after.id, after.started_at) == (before.id, before.started_at)
     assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
     image, health = _keystone(engine)
     base = engine.image("colla/keystone:zed")
@@ -278,3 +294,24 @@ def test_upgrade_while_another_command_runs(
     assert code != 0
     assert "another colla command" in capsys.readouterr().err
     assert engine_state(engine) == before
+
+
+def test_prune_forgets_old_revisions_and_removes_their_images(
+    engine: Engine, config_dir: Path, tags: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Last of the module: the broken image was used only by revisions that prune forgets.
+    broken = engine.image(tags[BROKEN])
+    assert broken is not None
+    before = _history(config_dir, capsys)
+    assert run(["prune", "--keep", "1", "-c", str(config_dir)]) == 0
+    after = _history(config_dir, capsys)
+    assert 0 < len(after) < len(before)
+    assert engine.image(broken.id) is None
+    assert _keystone(engine) == (_base_image_id(engine), "healthy")
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+
+
+def _base_image_id(engine: Engine) -> str:
+    base = engine.image("colla/keystone:zed")
+    assert base is not None
+    return base.id
