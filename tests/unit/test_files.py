@@ -266,3 +266,16 @@ def test_an_unforeseen_exception_is_one_line_and_a_status(
 
     assert run(["--debug", "plan", "-c", str(config_dir)]) == ExitStatus.ERROR
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_template_override_that_is_not_utf8_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    override = tmp_path / "o.j2"
+    override.write_bytes(b"{% block keystone_footer %}\nRUN echo caf\xe9\n{% endblock %}\n")
+    target = tmp_path / "out"
+    args = ["build", "--template-only", str(target), "--template-override", str(override)]
+    assert run(args) == ExitStatus.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"colla: error: {override}:2: not UTF-8 text (byte 0xe9)"]
+    assert not target.exists()
