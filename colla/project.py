@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from colla.config.inventory import Inventory, all_in_one, load_inventory
 from colla.config.passwords import Passwords, load_passwords
 from colla.deploy.services import ServiceCatalog
 from colla.errors import BadInput
+from colla.textfile import read_text
 
 DEFAULT_CONFIG_DIR = Path("/etc/colla")
 INVENTORY_NAMES = ("inventory", "inventory.yml", "inventory.yaml", "multinode", "all-in-one")
@@ -42,6 +44,12 @@ class Project:
         return seen
 
 
+def absolute(path: Path) -> Path:
+    """``path`` made absolute against the working directory, without resolving symlinks
+    (an operator's /etc/colla may be one, and errors should name the path they gave)."""
+    return Path(os.path.abspath(path))
+
+
 def find_inventory(config_dir: Path, given: Path | None) -> Path | None:
     """The inventory file: the one given, else the first usual name in the config dir."""
     if given is not None:
@@ -59,17 +67,20 @@ def _read_overrides(config_dir: Path) -> dict[Path, str]:
     found: dict[Path, str] = {}
     if root.is_dir():
         for path in sorted(root.rglob("*.conf")):
-            try:
-                found[path] = path.read_text(encoding="utf-8")
-            except OSError as e:
-                raise BadInput(f"{path}: cannot read: {e.strerror}") from None
+            found[path] = read_text(path)
     return found
 
 
 def load_project(
     config_dir: Path, catalog: ServiceCatalog, inventory: Path | None = None
 ) -> Project:
-    """Load and validate the config directory against the service catalog."""
+    """Load and validate the config directory against the service catalog.
+
+    The project holds ``config_dir`` as an absolute path: it becomes the source of
+    every container's config bind, and Docker reads a relative source (``mariadb``)
+    as the name of a volume.
+    """
+    config_dir = absolute(config_dir)
     globals_path = config_dir / "globals.yml"
     if not globals_path.is_file():
         raise BadInput(f"{globals_path}: no such file (run `colla init --config-dir {config_dir}`)")

@@ -111,6 +111,8 @@ def _prepared(config_dir: Path, inventory: Path | None, limit: str | None) -> de
     tags, slots = _pinned(config_dir, inventory)
     project, _ = deployment.load(config_dir, inventory)
     nodes = parse_limit(limit, project)
+    # Refused before the engine is contacted, as the rest of the operator's input is.
+    deployment.check_local_directories(project)
     return deployment.prepare(
         config_dir, Engine.connect(), inventory, None, slots, nodes, node_tags=tags
     )

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
+from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
 from colla.deploy import deployment
 from colla.deploy.plan import Observed, diff_reasons
 from colla.deploy.services import load_services
@@ -68,7 +68,9 @@ def _print_swap(plan: SwapPlan, engines: Mapping[str, Engine]) -> None:
 
 def upgrade(
     service: str | None = typer.Argument(None, help="A service (default: every enabled one)."),
-    tag: str = typer.Option(..., "--tag", help="The image tag to upgrade to."),
+    tag: str = typer.Option(
+        ..., "--tag", callback=checked_tag, help="The image tag to upgrade to."
+    ),
     config_dir: Path = CONFIG_DIR,
     inventory: Path | None = INVENTORY,
     limit: str | None = LIMIT,

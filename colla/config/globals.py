@@ -9,13 +9,11 @@ from typing import Any, Literal
 
 import pydantic
 
+from colla.config.names import Interface, Tag
 from colla.errors import BadInput
 from colla.yamlfile import describe_validation_error, load_yaml_mapping
 
-_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
 _NAMESPACE = r"^[a-z0-9]+(?:[._\-/][a-z0-9]+)*$"
-# Linux limits interface names to 15 bytes; they cannot hold '/' or whitespace.
-_INTERFACE = r"^[^\s/]{1,15}$"
 _ENABLE_PREFIX = "enable_"
 # Docker's json-file size syntax: a number and a unit (k, m or g).
 _LOG_SIZE = r"^[1-9][0-9]{0,5}[kmg]$"
@@ -34,19 +32,19 @@ class Globals(pydantic.BaseModel):
     # int would hide a mistake in the file.
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    openstack_release: str = pydantic.Field(default="zed", pattern=_TAG)
-    openstack_tag: str | None = pydantic.Field(default=None, pattern=_TAG)
+    openstack_release: Tag = "zed"
+    openstack_tag: Tag | None = None
     kolla_base_distro: Literal["debian"] = "debian"
-    network_interface: str = pydantic.Field(pattern=_INTERFACE)
-    api_interface: str | None = pydantic.Field(default=None, pattern=_INTERFACE)
+    network_interface: Interface
+    api_interface: Interface | None = None
     kolla_internal_vip_address: str | None = None
     docker_registry: str | None = None
     docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
     # The interface on network hosts that carries the flat provider network ("physnet1");
     # Neutron's router gateways and floating IPs live there.
-    neutron_external_interface: str | None = pydantic.Field(default=None, pattern=_INTERFACE)
+    neutron_external_interface: Interface | None = None
     # The interface whose address carries tenant (vxlan) traffic; default network_interface.
-    tunnel_interface: str | None = pydantic.Field(default=None, pattern=_INTERFACE)
+    tunnel_interface: Interface | None = None
     # kvm or qemu (software emulation); unset: kvm where this machine can run KVM guests.
     nova_compute_virt_type: Literal["kvm", "qemu"] | None = None
     colla_health_timeout: int = pydantic.Field(default=300, ge=10, le=3600)

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colla.config.names import interface_problem
 from colla.errors import BadInput
-from colla.yamlfile import load_yaml_mapping
+from colla.textfile import quote, read_text
+from colla.yamlfile import parse_yaml_mapping
 
 GROUPS = ("control", "network", "compute", "storage", "monitoring")
 
@@ -21,6 +23,18 @@ _GROUP = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _RANGE = re.compile(r"\[(?P<spec>[^\[\]]*:[^\[\]]*)\]")
 _PORT = re.compile(r"[0-9]{1,5}")
 _YAML_GROUP_KEYS = ("hosts", "children", "vars")
+# A YAML document starts with '---' or a key; an INI file with a header or a host.
+_YAML_START = re.compile(r"^(?:---|[^\s\[=#;]+:)(?:\s|$)")
+# Host variables that name an interface on that host.
+_INTERFACE_VARS = (
+    "network_interface",
+    "api_interface",
+    "neutron_external_interface",
+    "tunnel_interface",
+)
+# More hosts than colla can deploy to; the bound keeps a typo such as node[1:100000]
+# from taking a minute to expand (it did) and then failing somewhere else.
+MAX_HOSTS = 1000
 
 
 @dataclass(frozen=True)
@@ -68,13 +82,19 @@ def all_in_one() -> Inventory:
 
 
 def load_inventory(path: Path) -> Inventory:
-    """Read an inventory: Ansible YAML for .yml/.yaml files, kolla-ansible's INI otherwise."""
-    if path.suffix in (".yml", ".yaml"):
+    """Read an inventory: Ansible YAML for .yml/.yaml files, kolla-ansible's INI otherwise.
+
+    A file of another name is read as YAML when it starts like YAML (``---`` or
+    ``all:``), as Ansible itself reads a file without an extension: kolla-ansible's
+    operators keep YAML inventories named ``inventory`` or ``multinode``.
+    """
+    text = read_text(path)
+    if path.suffix in (".yml", ".yaml") or _starts_like_yaml(text):
         draft = _Draft(path)
-        for name, body in load_yaml_mapping(path).items():
+        for name, body in parse_yaml_mapping(path, text).items():
             _yaml_group(draft, str(name), body, ())
     else:
-        draft = _parse_ini(path, _read_text(path))
+        draft = _parse_ini(path, text)
     inventory = draft.resolve()
     if not inventory.groups.get("control"):
         raise BadInput(f"{path}: no host in group 'control'")
@@ -177,7 +197,7 @@ def _parse_ini(path: Path, text: str) -> _Draft:
         if line.startswith("["):
             header = _HEADER.match(line)
             if header is None:
-                raise BadInput(f"{where}: malformed section header {line!r}")
+                raise BadInput(f"{where}: malformed section header {quote(line)}")
             group, kind = header["group"], header["kind"] or "hosts"
             if kind == "vars":
                 draft.vars_lines.setdefault(group, number)
@@ -185,12 +205,12 @@ def _parse_ini(path: Path, text: str) -> _Draft:
                 draft.define(group)
         elif kind == "children":
             if not _GROUP.match(line):
-                raise BadInput(f"{where}: expected one group name, got {line!r}")
+                raise BadInput(f"{where}: expected one group name, got {quote(line)}")
             draft.children[str(group)].append((line, number))
         elif kind == "vars":
             key, sep, value = (part.strip() for part in line.partition("="))
             if not sep or not key or any(c.isspace() for c in key):
-                raise BadInput(f"{where}: expected 'key = value', got {line!r}")
+                raise BadInput(f"{where}: expected 'key = value', got {quote(line)}")
             key = _ALIASES.get(key, key)
             value = _unquote(value)
             _check_var(key, value, where)
@@ -207,22 +227,21 @@ def _ini_host_line(draft: _Draft, group: str | None, line: str, where: str) -> N
     except ValueError as e:
         raise BadInput(f"{where}: cannot parse host line: {e}") from None
     if "=" in pattern:
-        raise BadInput(f"{where}: expected a host name before the variables, got {pattern!r}")
+        raise BadInput(f"{where}: expected a host name before the variables, got {quote(pattern)}")
     variables: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise BadInput(f"{where}: expected key=value after the host name, got {pair!r}")
+            raise BadInput(f"{where}: expected key=value after the host name, got {quote(pair)}")
         key = _ALIASES.get(key, key)
         _check_var(key, value, where)
         variables[key] = value
-    for name in _expand(pattern, where):
-        draft.add_host(group, name, variables)
+    _add_hosts(draft, group, _expand(pattern, where), variables, where)
 
 
 def _yaml_group(draft: _Draft, name: str, body: Any, parents: tuple[str, ...]) -> None:
     where = f"{draft.path}: group '{name}'"
-    if name in parents:  # only YAML anchors can build this
+    if name in parents:
         raise BadInput(f"{where}: group children form a cycle")
     draft.define(name)
     if parents:
@@ -236,8 +255,8 @@ def _yaml_group(draft: _Draft, name: str, body: Any, parents: tuple[str, ...]) -
             raise BadInput(f"{where}: unknown key '{key}' (expected hosts, children or vars)")
     for host, variables in _yaml_mapping(body.get("hosts"), f"{where}: hosts").items():
         host_where = f"{draft.path}: host '{host}'"
-        for expanded in _expand(str(host), host_where):
-            draft.add_host(name, expanded, _yaml_vars(variables, host_where))
+        names = _expand(str(host), host_where)
+        _add_hosts(draft, name, names, _yaml_vars(variables, host_where), host_where)
     draft.group_vars.setdefault(name, {}).update(_yaml_vars(body.get("vars"), where))
     for child, child_body in _yaml_mapping(body.get("children"), f"{where}: children").items():
         _yaml_group(draft, str(child), child_body, (*parents, name))
@@ -277,12 +296,38 @@ def _expand(pattern: str, where: str) -> list[str]:
     # As in Ansible, a leading zero on the start asks for zero-padding to its width.
     width = len(bounds[0]) if bounds[0].startswith("0") else 0
     head, tails = pattern[: match.start()], _expand(pattern[match.end() :], where)
-    return [f"{head}{i:0{width}d}{tail}" for i in range(start, end + 1, step) for tail in tails]
+    numbers = range(start, end + 1, step)
+    if len(numbers) * len(tails) > MAX_HOSTS:
+        raise BadInput(
+            f"{where}: host range [{match['spec']}] expands to {len(numbers) * len(tails)} "
+            f"hosts; colla takes at most {MAX_HOSTS} in an inventory"
+        )
+    return [f"{head}{i:0{width}d}{tail}" for i in numbers for tail in tails]
+
+
+def _add_hosts(
+    draft: _Draft, group: str | None, names: list[str], variables: dict[str, str], where: str
+) -> None:
+    for name in names:
+        draft.add_host(group, name, variables)
+    if len(draft.host_vars) > MAX_HOSTS:
+        raise BadInput(f"{where}: more than {MAX_HOSTS} hosts; colla takes at most that many")
+
+
+def _starts_like_yaml(text: str) -> bool:
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and not line.startswith(("#", ";")):
+            return _YAML_START.match(line) is not None
+    return False
 
 
 def _check_var(key: str, value: str, where: str) -> None:
     if key == "ansible_port" and not (_PORT.fullmatch(value) and 1 <= int(value) <= 65535):
-        raise BadInput(f"{where}: ansible_port: expected a port number 1-65535, got {value!r}")
+        raise BadInput(f"{where}: ansible_port: expected a port number 1-65535, got {quote(value)}")
+    problem = interface_problem(value) if key in _INTERFACE_VARS else None
+    if problem:
+        raise BadInput(f"{where}: {key}: {problem} (got {quote(value)})")
 
 
 def _host(name: str, merged: dict[str, str]) -> Host:
@@ -312,12 +357,3 @@ def _unquote(value: str) -> str:
 
 def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line is not None else str(path)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
-    except OSError as e:
-        raise BadInput(f"{path}: cannot read: {e.strerror}") from None

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from colla.deploy.nodefiles import own_directory
 from colla.deploy.nodes import in_parallel, raise_for_nodes
 from colla.deploy.plan import Action, Change, Plan
 from colla.deploy.services import ServiceCatalog
@@ -79,8 +80,18 @@ def write_config_dir(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
     """Make ``directory`` hold exactly ``files`` (0770 dir, 0660 files); True if it changed.
 
     Unchanged files are not touched, so a no-change deploy writes nothing. Each file is
-    replaced atomically: a crash leaves the old or the new file, never half of one.
+    replaced atomically: a crash, a full disk or a read-only directory leaves the old or
+    the new file, never half of one. Nothing is written through a symbolic link.
     """
+    own_directory(directory)
+    try:
+        return _write_files(directory, files)
+    except OSError as e:
+        where = e.filename or directory
+        raise CollaError(f"{where}: cannot write a container's config: {e.strerror}") from None
+
+
+def _write_files(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
     changed = False
     directory.mkdir(parents=True, exist_ok=True)
     if directory.stat().st_mode & 0o777 != 0o770:
@@ -101,6 +112,9 @@ def write_config_dir(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
                 os.fsync(out.fileno())
             os.chmod(tmp, 0o660)
             os.replace(tmp, path)
+        except OSError as e:
+            # The temporary file's name means nothing to the operator; the file's does.
+            raise OSError(e.errno, e.strerror, str(path)) from None
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -12,6 +12,7 @@ from colla.deploy.desired import (
     desired_state,
     enabled_services,
 )
+from colla.deploy.nodefiles import check_own_directories
 from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.prechecks import (
     Check,
@@ -60,6 +61,17 @@ def load(config_dir: Path, inventory: Path | None = None) -> tuple[Project, Serv
     project = load_project(config_dir, catalog, inventory)
     check_dependencies(project, catalog)
     return project, catalog
+
+
+def check_local_directories(project: Project, nodes: Mapping[str, NodeSpecs] | None = None) -> None:
+    """Refuse this machine's container config directories that are not colla's own
+    (a symbolic link, a file), before anything is written; ``nodes`` default to the
+    project's desired state."""
+    if nodes is None:
+        catalog = load_services()
+        nodes = desired_state(project, catalog, topology(project))
+    local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
+    check_own_directories(specs for node, specs in nodes.items() if node in local)
 
 
 def engines_for(
@@ -142,15 +154,14 @@ def desired(
     ``docker_registry`` when it is set and a node lacks one).
     """
     project, catalog = load(config_dir, inventory)
-    # Before any node is reached: the topology itself is refused.
+    # Before any node is reached: the topology itself is refused, and so is a config
+    # directory on this machine that colla would write through a symbolic link.
     check_single_hosts(project, catalog)
-    engines = engines_for(project, engine, limit)
     topo = topology(project)
-    nodes = {
-        n: specs
-        for n, specs in desired_state(project, catalog, topo, tags, alt, node_tags).items()
-        if n in engines
-    }
+    every = desired_state(project, catalog, topo, tags, alt, node_tags)
+    check_local_directories(project, every)
+    engines = engines_for(project, engine, limit)
+    nodes = {n: specs for n, specs in every.items() if n in engines}
     pinned, checks = nodes_module.pin_images(
         engines, nodes, pull=project.globals.docker_registry is not None
     )

@@ -5,15 +5,48 @@ from __future__ import annotations
 
 import shlex
 import shutil
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 
-from colla.deploy.specs import TaskSpec
+from colla.deploy.specs import NodeSpecs, TaskSpec
 from colla.engine import Engine
 from colla.engine.transfer import FileEntry
-from colla.errors import EngineError
+from colla.errors import BadInput, EngineError
 
 SNAPSHOT_SUFFIX = ".colla-old"
 HELPER_MOUNT = "/colla-parent"
+
+
+def own_directory(directory: Path) -> None:
+    """Refuse a container's config directory that colla would write through a link.
+
+    colla replaces the files of this directory and deletes the others: a symbolic link
+    in its place (to /etc, say) had unrelated files deleted. A missing directory is
+    fine (colla makes it); a link inside it, or something else in its place, is not.
+    """
+    try:
+        info = directory.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise BadInput(
+            f"{directory}: is a symbolic link; colla writes a container's config only "
+            "into a directory of its own"
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise BadInput(f"{directory}: is in the place of a container's config directory")
+    for entry in sorted(directory.iterdir()):
+        if entry.is_symlink():
+            raise BadInput(f"{entry}: is a symbolic link in a container's config directory")
+
+
+def check_own_directories(nodes: Iterable[NodeSpecs]) -> None:
+    """:func:`own_directory` for every container's and task's directory of ``nodes``."""
+    for specs in nodes:
+        steps = [t for tasks in (specs.tasks, specs.post) for ts in tasks.values() for t in ts]
+        for spec in (*specs.containers, *steps):
+            own_directory(Path(spec.config_dir))
 
 
 def write_config(engine: Engine, spec: TaskSpec) -> None:
@@ -32,6 +65,7 @@ def snapshot(engine: Engine, spec: TaskSpec) -> None:
     """Keep a copy of the directory (once) so that a revert can put it back."""
     directory, copy = spec.config_dir, spec.config_dir + SNAPSHOT_SUFFIX
     if not engine.remote:
+        own_directory(Path(directory))
         if Path(directory).is_dir() and not Path(copy).exists():
             shutil.copytree(directory, copy)
         return
@@ -43,6 +77,7 @@ def restore(engine: Engine, spec: TaskSpec) -> None:
     directory, copy = spec.config_dir, spec.config_dir + SNAPSHOT_SUFFIX
     if not engine.remote:
         if Path(copy).is_dir():
+            own_directory(Path(directory))
             shutil.rmtree(directory, ignore_errors=True)
             Path(copy).rename(directory)
         return

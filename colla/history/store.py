@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from colla.errors import CollaError
+from colla.errors import BadInput, CollaError
+from colla.textfile import quote
 
 HISTORY_FILE = "history.sqlite"
 
@@ -63,6 +65,51 @@ CREATE TABLE IF NOT EXISTS journal (
     at TEXT NOT NULL
 );
 """
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_TABLES = {"revisions", "operations", "journal", "sqlite_sequence"}
+
+
+def _check_is_history(path: Path) -> None:
+    """Refuse a file that exists and is not colla's history, before it is touched.
+
+    Opening it would chmod it 0600 and add colla's tables: pointed at the wrong file
+    by ``colla_history_path``, colla changed a file it did not make.
+    """
+    where = f"{path} (colla_history_path)"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise BadInput(f"{where}: cannot read: {e.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BadInput(f"{where}: not a file, so not colla's history")
+    if info.st_size == 0:
+        return  # made by an open that stopped before the schema: nothing to lose
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(len(_SQLITE_MAGIC))
+    except OSError as e:
+        raise BadInput(f"{where}: cannot read: {e.strerror}") from None
+    if magic != _SQLITE_MAGIC:
+        raise BadInput(f"{where}: not an SQLite database, so not colla's history")
+    try:
+        # immutable: read the file as it is, creating no journal or lock file beside it.
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise BadInput(f"{where}: unreadable SQLite database: {e}") from None
+    foreign = sorted({str(name) for (name,) in rows} - _TABLES)
+    if foreign:
+        raise BadInput(
+            f"{where}: an SQLite database that is not colla's history "
+            f"(tables {quote(', '.join(foreign))})"
+        )
 
 
 def now() -> str:
@@ -118,6 +165,7 @@ class History:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        _check_is_history(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)

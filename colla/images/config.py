@@ -9,8 +9,10 @@ from typing import Any
 
 import pydantic
 
+from colla.config.names import Tag, tag_problem
 from colla.errors import BadInput
 from colla.images.catalog import Catalog
+from colla.textfile import quote
 from colla.yamlfile import describe_validation_error, load_yaml_mapping
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -25,7 +27,7 @@ class _FileSettings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
     namespace: str | None = pydantic.Field(default=None, pattern=_NAME)
-    tag: str | None = pydantic.Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+    tag: Tag | None = None
     base_image: str | None = None
     debian_mirror: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$")
     debian_security_mirror: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$")
@@ -61,6 +63,9 @@ class BuildConfig:
         given = {k: v for k, v in options.items() if v is not None}
         if "namespace" in given and not re.match(_NAME, given["namespace"]):
             raise BadInput(f"--namespace {given['namespace']!r} is not a valid image namespace")
+        problem = tag_problem(given["tag"]) if "tag" in given else None
+        if problem:
+            raise BadInput(f"--tag {quote(given['tag'])}: {problem}")
         return replace(self, **given)
 
 

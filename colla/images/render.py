@@ -19,6 +19,7 @@ from colla import __version__
 from colla.errors import BadInput
 from colla.images.catalog import TEMPLATE_NAME, Catalog
 from colla.images.config import BuildConfig
+from colla.textfile import read_text
 
 START_SCRIPT = "colla-start"
 # Stands for the parent's reference while an image's identity is computed: the identity
@@ -62,13 +63,8 @@ class RenderedImage:
 
 def load_overrides(paths: Sequence[Path]) -> list[Override]:
     """Read override files; a missing file is bad input."""
-    overrides = []
-    for path in paths:
-        try:
-            overrides.append(Override(path, path.read_text(encoding="utf-8")))
-        except OSError as e:
-            raise BadInput(f"{path}: cannot read template override: {e.strerror}") from None
-    return overrides
+    # read_text: a non-UTF-8 override is one line naming its line, not a traceback.
+    return [Override(path, read_text(path)) for path in paths]
 
 
 def start_script() -> bytes:

@@ -43,9 +43,14 @@ def locked(config_dir: Path, command: str | None = None) -> Iterator[None]:
     The lock file says which command holds it (``command``, default this process's
     command line), so the one refused can name it.
     """
-    config_dir.mkdir(parents=True, exist_ok=True)
     path = config_dir / LOCK_FILE
-    with open(path, "a+", encoding="utf-8") as handle:
+    try:
+        config_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    except OSError as e:
+        # A read-only or full config directory: the lock is the first thing written.
+        raise CollaError(f"{path}: cannot take the deployment's lock: {e.strerror}") from None
+    with os.fdopen(fd, "a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -324,7 +324,12 @@ def test_bad_ini_inventory(tmp_path: Path, text: str, message: str) -> None:
         ("control:\n  hosts:\n    c1: {x: [1]}\n", "host 'c1': variable 'x': colla reads only"),
         ("control:\n  vars: {x: {a: 1}}\n", "group 'control': variable 'x'"),
         ("compute:\n  hosts:\n    c1:\n", "no host in group 'control'"),
-        ("control: &a\n  children:\n    loop: *a\n", "group 'loop': group children form a cycle"),
+        # A recursive alias is refused by the YAML reader itself, at its line.
+        ("control: &a\n  children:\n    loop: *a\n", r"hosts\.yml:3: an alias refers to the node"),
+        (
+            "control:\n  children:\n    control: {}\n",
+            "group 'control': group children form a cycle",
+        ),
         ("control:\n  hosts: {c1: }\n  x: [\n", r"hosts\.yml:\d+: malformed YAML"),
     ],
 )
