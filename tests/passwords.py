@@ -30,7 +30,8 @@ NASTY_PASSWORDS: tuple[str, ...] = (
     "pässwörd ßé 中文 пароль\u00a0ok",
     # YAML and JSON specials.
     "- [a, b]: {c: d} *alias &anchor !tag | > end",
-    "x",
+    # What kolla's generator and `colla genpwd` make.
+    "Xb1sN3uYw8kT0pQ2rV5zL7mC9dF4hJ6g",
 )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import jinja2
 
 from colla.config.ini import merge_ini
+from colla.deploy.escape import FILTERS, ini, url
 from colla.deploy.services import ALT_PORT_OFFSET, FileDef, ServiceCatalog, ServiceDef
 from colla.deploy.specs import RenderedFile
 from colla.errors import BadInput
@@ -35,14 +35,6 @@ class Topology:
     virt_type: str = "kvm"
     # "iptables" where the kernel filters bridged traffic (br_netfilter), else "noop".
     firewall_driver: str = "iptables"
-
-
-def _sql(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _shell(value: str) -> str:
-    return value.replace("'", "'\\''")
 
 
 def _rabbitmq_hash(password: str) -> str:
@@ -103,15 +95,13 @@ class ServiceRenderer:
             lstrip_blocks=True,
             autoescape=False,
         )
-        self.env.filters.update(sql=_sql, shell=_shell, rabbitmq_hash=_rabbitmq_hash)
+        self.env.filters.update(FILTERS, rabbitmq_hash=_rabbitmq_hash)
         enabled = project.globals.enabled
         memcached = (
             catalog["memcached"].hosts(project.inventory) if enabled.get("memcached") else ()
         )
         rabbitmq = catalog["rabbitmq"].hosts(project.inventory) if enabled.get("rabbitmq") else ()
-        rabbit_password = urllib.parse.quote(
-            project.passwords.values.get("rabbitmq_password", ""), safe=""
-        )
+        rabbit_password = url(project.passwords.values.get("rabbitmq_password", ""))
         self.base_context: dict[str, Any] = {
             "service": service.name,
             "passwords": dict(project.passwords.values),
@@ -148,7 +138,7 @@ class ServiceRenderer:
         databases = (*self.service.databases, *(self.catalog[whole].databases if whole else ()))
         for db in databases:
             if db.name == name:
-                password = urllib.parse.quote(self.project.passwords[db.password], safe="")
+                password = url(self.project.passwords[db.password])
                 return (
                     f"mysql+pymysql://{db.user}:{password}@"
                     f"{self.topology.database_address}:3306/{db.name}?charset=utf8"
@@ -165,20 +155,22 @@ class ServiceRenderer:
         )
 
     def credentials(self, name: str, section: str, **extra: str) -> str:
-        """A config section holding service ``name``'s Keystone user and password."""
+        """A config section holding service ``name``'s Keystone user and password; every
+        value is escaped for oslo.config (``extra`` values included: they may be
+        passwords, such as the metadata proxy's shared secret)."""
         keystone = self.catalog[name].keystone
         if keystone is None:
             raise BadInput(f"service {name} has no keystone registration")
         lines = [
             f"[{section}]",
-            *(f"{k} = {v}" for k, v in extra.items()),
+            *(f"{k} = {ini(v)}" for k, v in extra.items()),
             f"auth_url = {self.base_context['keystone_internal_url']}",
             "auth_type = password",
             "project_domain_name = Default",
             "user_domain_name = Default",
             "project_name = service",
             f"username = {keystone.user}",
-            f"password = {self.project.passwords[keystone.password]}",
+            f"password = {ini(self.project.passwords[keystone.password])}",
         ]
         return "\n".join(lines) + "\n"
 
