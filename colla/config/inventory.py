@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colla.config.hostnames import check_address, check_host_name
 from colla.errors import BadInput
 from colla.yamlfile import load_yaml_mapping
 
@@ -217,6 +218,7 @@ def _ini_host_line(draft: _Draft, group: str | None, line: str, where: str) -> N
         _check_var(key, value, where)
         variables[key] = value
     for name in _expand(pattern, where):
+        check_host_name(name, where)
         draft.add_host(group, name, variables)
 
 
@@ -237,6 +239,7 @@ def _yaml_group(draft: _Draft, name: str, body: Any, parents: tuple[str, ...]) -
     for host, variables in _yaml_mapping(body.get("hosts"), f"{where}: hosts").items():
         host_where = f"{draft.path}: host '{host}'"
         for expanded in _expand(str(host), host_where):
+            check_host_name(expanded, host_where)
             draft.add_host(name, expanded, _yaml_vars(variables, host_where))
     draft.group_vars.setdefault(name, {}).update(_yaml_vars(body.get("vars"), where))
     for child, child_body in _yaml_mapping(body.get("children"), f"{where}: children").items():
@@ -281,6 +284,8 @@ def _expand(pattern: str, where: str) -> list[str]:
 
 
 def _check_var(key: str, value: str, where: str) -> None:
+    if key == "ansible_host" and value:  # empty: the host's name is its address
+        check_address(value, where)
     if key == "ansible_port" and not (_PORT.fullmatch(value) and 1 <= int(value) <= 65535):
         raise BadInput(f"{where}: ansible_port: expected a port number 1-65535, got {value!r}")
 
