@@ -78,7 +78,7 @@ def merge_ini(base: str, override: str, override_path: Path) -> str:
 def _parse_override(text: str, path: Path) -> _Overrides:
     overrides: _Overrides = {}
     section: str | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(_lines(text), start=1):
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -106,13 +106,20 @@ def _split_base(text: str) -> list[_Block]:
     # The base is colla's own rendering, so it is read leniently: any line that
     # is not a header stays in its block verbatim.
     blocks = [_Block(None)]
-    for raw in text.splitlines():
+    for raw in _lines(text):
         header = _SECTION.match(raw.strip())
         if header is not None:
             blocks.append(_Block(header["name"].strip(), [raw.rstrip()]))
         else:
             blocks[-1].lines.append(raw.rstrip())
     return blocks
+
+
+def _lines(text: str) -> list[str]:
+    # Lines as oslo.config reads them (Python's file iteration: \n, \r\n or \r), not
+    # str.splitlines, which also breaks at U+2028, NEL and form feeds: a value holding
+    # one would become two lines here, and a second line may be a [section] header.
+    return re.split(r"\r\n|\r|\n", text)
 
 
 def _line(key: str, value: str) -> str:

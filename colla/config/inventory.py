@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colla.config.hostnames import check_address, check_host_name
 from colla.config.names import interface_problem
 from colla.errors import BadInput
 from colla.textfile import quote, read_text
@@ -309,6 +310,7 @@ def _add_hosts(
     draft: _Draft, group: str | None, names: list[str], variables: dict[str, str], where: str
 ) -> None:
     for name in names:
+        check_host_name(name, where)
         draft.add_host(group, name, variables)
     if len(draft.host_vars) > MAX_HOSTS:
         raise BadInput(f"{where}: more than {MAX_HOSTS} hosts; colla takes at most that many")
@@ -323,6 +325,8 @@ def _starts_like_yaml(text: str) -> bool:
 
 
 def _check_var(key: str, value: str, where: str) -> None:
+    if key == "ansible_host" and value:  # empty: the host's name is its address
+        check_address(value, where)
     if key == "ansible_port" and not (_PORT.fullmatch(value) and 1 <= int(value) <= 65535):
         raise BadInput(f"{where}: ansible_port: expected a port number 1-65535, got {quote(value)}")
     problem = interface_problem(value) if key in _INTERFACE_VARS else None

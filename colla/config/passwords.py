@@ -7,6 +7,7 @@ import os
 import secrets
 import string
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,12 @@ PASSWORD_LENGTH = 32
 # Letters and digits only: a password is pasted into URLs (mysql+pymysql://…),
 # INI files and SQL, where any punctuation would need escaping.
 _ALPHABET = string.ascii_letters + string.digits
+# Characters no password may hold: controls (C0, C1, DEL; among them line breaks, tab,
+# NUL), Unicode line and paragraph separators, invisible format characters (bidi
+# overrides, zero-width spaces, BOM), surrogates, private-use and unassigned code
+# points. A line break in a value starts a new line of the INI, shell or env file it is
+# written into; the others are invisible when typed or shown, or unencodable.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _HEADER = "# colla passwords: keep this file secret (mode 0600). `colla genpwd` fills gaps.\n"
 
 
@@ -54,6 +61,7 @@ def load_passwords(path: Path, required: Iterable[str]) -> Passwords:
             raise BadInput(f"{path}: missing password '{key}' (run `colla genpwd`)")
         if not isinstance(raw[key], str):
             raise BadInput(f"{path}: key '{key}': expected a string (got a {_kind(raw[key])})")
+        check_password(path, key, raw[key])
     return Passwords({k: v for k, v in sorted(raw.items()) if isinstance(v, str) and v})
 
 
@@ -70,6 +78,7 @@ def generate_passwords(path: Path, required: Iterable[str]) -> list[str]:
     for key in sorted(wanted - set(added)):
         if not isinstance(raw[key], str):
             raise BadInput(f"{path}: key '{key}': expected a string (got a {_kind(raw[key])})")
+        check_password(path, key, raw[key])
     if not added and path.exists():
         _chmod_private(path)
         return []
@@ -78,6 +87,31 @@ def generate_passwords(path: Path, required: Iterable[str]) -> list[str]:
     body = yaml.safe_dump(raw, sort_keys=True, default_flow_style=False) if raw else ""
     write_private_file(path, _HEADER + body)
     return added
+
+
+def check_password(path: Path, key: str, value: str) -> None:
+    """Refuse a password that cannot reach every file it is written into intact.
+
+    Every other character is accepted (quotes, ``$ % # \\ ; &``, inner spaces, any
+    letter): each file format escapes it. The message names the character's code point,
+    never the password.
+    """
+    for char in value:
+        category = unicodedata.category(char)
+        if category in _REFUSED_CATEGORIES:
+            name = unicodedata.name(char, "a control character")
+            raise BadInput(
+                f"{path}: key '{key}': contains U+{ord(char):04X} ({name}); passwords may "
+                "hold printable characters only (no line breaks, tabs or other controls)"
+            )
+    # Refused rather than escaped: oslo.config and MariaDB's option files strip them
+    # unless quoted, and Horizon's login form strips them from what is typed, so such
+    # a password would work in some places and not in others.
+    if value != value.strip():
+        raise BadInput(
+            f"{path}: key '{key}': starts or ends with a space; a password's leading and "
+            "trailing spaces are stripped by some of the services that read it"
+        )
 
 
 def write_private_file(path: Path, text: str) -> None:

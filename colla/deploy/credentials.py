@@ -8,6 +8,7 @@ import yaml
 
 from colla.config.passwords import write_private_file
 from colla.deploy.desired import REGION, Topology
+from colla.deploy.escape import shell
 from colla.project import Project
 
 CLOUD_NAME = "colla"
@@ -42,7 +43,8 @@ def openrc_text(auth: dict[str, str]) -> str:
         "OS_IDENTITY_API_VERSION": auth["identity_api_version"],
     }
     lines = ["# colla: admin credentials of this cloud. Keep this file private."]
-    lines += [f"export {k}='{v}'" for k, v in keys.items()]
+    # Quoted for the shell that sources it: a password may hold quotes, $ or `.
+    lines += [f"export {k}={shell(v)}" for k, v in keys.items()]
     return "\n".join(lines) + "\n"
 
 

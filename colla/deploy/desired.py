@@ -63,7 +63,7 @@ def _config_json(
 def _container(
     r: ServiceRenderer, project: Project, node: str, item: ContainerDef
 ) -> ContainerSpec:
-    files = [r.file(f, node, item.name) for f in item.config]
+    files, secrets = r.files(item.config, node, item.name)
     command = r.text(item.command, node, f"{item.name} command", item.name)
     files.append(_config_json(command, files, item.permissions, item.user))
     health = item.healthcheck
@@ -93,6 +93,7 @@ def _container(
         privileges=Privileges(**item.privileges.model_dump()),
         ports=((r.ports[item.name],) if item.name in r.ports else ()) + item.ports,
         log=LogLimits(project.globals.docker_log_max_size, project.globals.docker_log_max_file),
+        secrets=secrets,
     )
 
 

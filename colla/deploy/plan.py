@@ -131,6 +131,8 @@ def diff_reasons(spec: ContainerSpec, observed: Observed) -> list[str]:
             f"image changed: {_short(str(old.get('image_id', '')))} → "
             f"{_short(spec.image_id)} ({spec.image})"
         )
+    # First: a password is the cause of the config file changes listed after it.
+    reasons += _dict_diff("password", old.get("secrets") or {}, new.get("secrets") or {})
     reasons += _dict_diff("config file", old.get("files") or {}, new["files"])
     reasons += _dict_diff("volume", old.get("volumes") or {}, new["volumes"])
     reasons += _dict_diff("environment", old.get("environment") or {}, new["environment"])

@@ -29,6 +29,18 @@ def digest(text: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+def secret_digest(key: str, value: str) -> str:
+    """What a container's labels say of a password it uses: enough to tell that it
+    changed, never the value.
+
+    Unsalted, so a label reader could test guesses against it. That exposes no more than
+    the config file digests beside it (each file's content, password included, hashed
+    the same way), generated passwords (190 random bits) cannot be guessed, and reading
+    labels takes access to the Docker API, which reads the config files anyway.
+    """
+    return digest(f"colla-password\0{key}\0{value}")
+
+
 @dataclass(frozen=True)
 class RenderedFile:
     """A config file as colla-start installs it; ``content`` may hold secrets."""
@@ -105,10 +117,14 @@ class ContainerSpec(TaskSpec):
     restart: str = "unless-stopped"
     ports: tuple[int, ...] = ()
     log: LogLimits = LogLimits()
+    # passwords.yml key → secret_digest of each password the container uses: its files
+    # hold them, or its service's bootstrap sets them (keystone's admin password), so a
+    # changed one recreates it, runs that bootstrap again, and the plan can say which.
+    secrets: tuple[tuple[str, str], ...] = ()
 
     def public(self) -> dict[str, Any]:
         """The spec without file contents: safe for labels, plans and logs."""
-        return {
+        data: dict[str, Any] = {
             "image": self.image,
             "image_id": self.image_id,
             "config_dir": self.config_dir,
@@ -126,6 +142,11 @@ class ContainerSpec(TaskSpec):
             # is created, so a new size or count recreates the containers.
             "log": vars(self.log),
         }
+        # Left out when empty: a container without passwords keeps the hash it had
+        # before colla recorded them.
+        if self.secrets:
+            data["secrets"] = dict(self.secrets)
+        return data
 
     @property
     def spec_hash(self) -> str:
@@ -176,6 +197,7 @@ def spec_from_dict(data: dict[str, Any]) -> ContainerSpec:
         ports=tuple(data["ports"]),
         # Revisions recorded before logs were bounded get the default bound.
         log=LogLimits(**data["log"]) if data.get("log") else LogLimits(),
+        secrets=tuple((str(a), str(b)) for a, b in data.get("secrets") or ()),
     )
 
 

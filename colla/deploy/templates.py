@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 
 from colla.config.ini import merge_ini
+from colla.deploy.escape import FILTERS, ini, url
 from colla.deploy.services import ALT_PORT_OFFSET, FileDef, ServiceCatalog, ServiceDef
-from colla.deploy.specs import RenderedFile
+from colla.deploy.specs import RenderedFile, secret_digest
 from colla.errors import BadInput
 from colla.project import Project
 
@@ -37,12 +37,35 @@ class Topology:
     firewall_driver: str = "iptables"
 
 
-def _sql(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
+class _Reads(Mapping[str, str]):
+    """The passwords, noting which keys are read: what a rendering read is what the
+    rendered container uses (see ServiceRenderer.files)."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        value = self._values[key]
+        self.read.add(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
-def _shell(value: str) -> str:
-    return value.replace("'", "'\\''")
+class _Deferred:
+    """A context value made when a template prints it, so that only the templates that
+    use it read the passwords it holds."""
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make = make
+
+    def __str__(self) -> str:
+        return self._make()
 
 
 def _rabbitmq_hash(password: str) -> str:
@@ -103,18 +126,16 @@ class ServiceRenderer:
             lstrip_blocks=True,
             autoescape=False,
         )
-        self.env.filters.update(sql=_sql, shell=_shell, rabbitmq_hash=_rabbitmq_hash)
+        self.env.filters.update(FILTERS, rabbitmq_hash=_rabbitmq_hash)
         enabled = project.globals.enabled
         memcached = (
             catalog["memcached"].hosts(project.inventory) if enabled.get("memcached") else ()
         )
         rabbitmq = catalog["rabbitmq"].hosts(project.inventory) if enabled.get("rabbitmq") else ()
-        rabbit_password = urllib.parse.quote(
-            project.passwords.values.get("rabbitmq_password", ""), safe=""
-        )
+        self.passwords = _Reads(project.passwords.values)
         self.base_context: dict[str, Any] = {
             "service": service.name,
-            "passwords": dict(project.passwords.values),
+            "passwords": self.passwords,
             "globals": project.globals,
             "region": REGION,
             "database_address": topology.database_address,
@@ -127,11 +148,17 @@ class ServiceRenderer:
             "apis": _apis(project, catalog, topology),
             "api_port": self.api_port,
             "ports": self.ports,
-            "transport_url": "rabbit://"
-            + ",".join(
-                f"openstack:{rabbit_password}@{topology.api_address[h.name]}:5672" for h in rabbitmq
-            )
-            + "/",
+            "transport_url": _Deferred(
+                lambda: (
+                    "rabbit://"
+                    + ",".join(
+                        f"openstack:{url(self.passwords.get('rabbitmq_password', ''))}@"
+                        f"{topology.api_address[h.name]}:5672"
+                        for h in rabbitmq
+                    )
+                    + "/"
+                )
+            ),
             "virt_type": topology.virt_type,
             "firewall_driver": topology.firewall_driver,
             "compute_hosts": [h.name for h in project.inventory.hosts_in("compute")],
@@ -148,7 +175,7 @@ class ServiceRenderer:
         databases = (*self.service.databases, *(self.catalog[whole].databases if whole else ()))
         for db in databases:
             if db.name == name:
-                password = urllib.parse.quote(self.project.passwords[db.password], safe="")
+                password = url(self.passwords[db.password])
                 return (
                     f"mysql+pymysql://{db.user}:{password}@"
                     f"{self.topology.database_address}:3306/{db.name}?charset=utf8"
@@ -165,20 +192,22 @@ class ServiceRenderer:
         )
 
     def credentials(self, name: str, section: str, **extra: str) -> str:
-        """A config section holding service ``name``'s Keystone user and password."""
+        """A config section holding service ``name``'s Keystone user and password; every
+        value is escaped for oslo.config (``extra`` values included: they may be
+        passwords, such as the metadata proxy's shared secret)."""
         keystone = self.catalog[name].keystone
         if keystone is None:
             raise BadInput(f"service {name} has no keystone registration")
         lines = [
             f"[{section}]",
-            *(f"{k} = {v}" for k, v in extra.items()),
+            *(f"{k} = {ini(v)}" for k, v in extra.items()),
             f"auth_url = {self.base_context['keystone_internal_url']}",
             "auth_type = password",
             "project_domain_name = Default",
             "user_domain_name = Default",
             "project_name = service",
             f"username = {keystone.user}",
-            f"password = {self.project.passwords[keystone.password]}",
+            f"password = {ini(self.passwords[keystone.password])}",
         ]
         return "\n".join(lines) + "\n"
 
@@ -205,6 +234,18 @@ class ServiceRenderer:
             return self.env.from_string(source).render(self.context(node, container))
         except jinja2.TemplateError as e:
             raise BadInput(f"{self.service.directory / 'service.yaml'}: {what}: {e}") from None
+
+    def files(
+        self, items: tuple[FileDef, ...], node: str, container: str
+    ) -> tuple[list[RenderedFile], tuple[tuple[str, str], ...]]:
+        """A container's files, and the digests of the passwords it uses: those its
+        files hold and those its service declares (which its bootstrap sets)."""
+        self.passwords.read.clear()
+        files = [self.file(item, node, container) for item in items]
+        used = self.passwords.read | set(self.service.passwords)
+        values = self.project.passwords.values
+        secrets = tuple(sorted((k, secret_digest(k, values[k])) for k in used if k in values))
+        return files, secrets
 
     def file(self, item: FileDef, node: str, container: str) -> RenderedFile:
         try:

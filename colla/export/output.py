@@ -50,6 +50,14 @@ def check_output_dir(target: Path) -> Made | None:
     return previous
 
 
+def _check_inside(target: Path, relative: str) -> None:
+    # Paths are made from node and container names; the inventory checks node names,
+    # and this makes sure no name ever writes outside the output directory.
+    parts = Path(relative).parts
+    if not parts or Path(relative).is_absolute() or any(p in ("..", ".") for p in parts):
+        raise BadInput(f"--output {target}: {relative!r} would be written outside it")
+
+
 def write_tree(
     target: Path, files: Mapping[str, OutFile], made_by: str, dir_mode: int = 0o755
 ) -> None:
@@ -65,6 +73,8 @@ def write_tree(
     previous = check_output_dir(target)
     if MARKER in files:
         raise BadInput(f"--output {target}: {MARKER} is colla's marker, not an output file")
+    for relative in files:
+        _check_inside(target, relative)
     files = {**files, MARKER: OutFile(marker_bytes(Made(made_by, tuple(files))))}
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

@@ -132,3 +132,12 @@ def test_bad_override(override: str, message: str) -> None:
         merge_ini(BASE, override, OVERRIDE)
     assert "\n" not in str(info.value)
     assert str(info.value).startswith(str(OVERRIDE))
+
+
+def test_a_unicode_line_separator_in_a_value_stays_in_its_line() -> None:
+    # oslo.config reads lines at \n, \r\n and \r only; U+2028, NEL and a form feed are
+    # characters of the value, never the start of a [section].
+    override = "[DEFAULT]\r\nb = x\u2028[evil]\u0085c = d\x0ce\n"
+    merged = merge_ini("[DEFAULT]\na = 1\n", override, Path("o.conf"))
+    assert merged == "[DEFAULT]\na = 1\nb = x\u2028[evil]\u0085c = d\x0ce\n"
+    assert merge_ini("[x]\r\nk = 1\r\n", "", Path("o.conf")) == "[x]\nk = 1\n"

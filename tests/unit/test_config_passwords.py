@@ -17,6 +17,7 @@ from colla.config.passwords import (
     write_private_file,
 )
 from colla.errors import BadInput
+from tests.passwords import NASTY_PASSWORDS, nasty_passwords
 
 REQUIRED = ("database_password", "keystone_admin_password", "rabbitmq_password")
 
@@ -152,3 +153,70 @@ def test_write_private_file_replaces_content_and_mode(tmp_path: Path) -> None:
     write_private_file(path, "new\n")
     assert path.read_text() == "new\n"
     assert _mode(path) == 0o600
+
+
+def _yaml_with(value: str) -> str:
+    # safe_dump writes controls as YAML escapes ("\n", "\u2028"), as an editor would not,
+    # but the loader sees exactly ``value``.
+    others = {"database_password": "x", "rabbitmq_password": "y"}
+    return yaml.safe_dump({**others, "keystone_admin_password": value}, allow_unicode=False)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("a\nb", "U+000A"),
+        ("a\r\nb", "U+000D"),
+        ("a\tb", "U+0009"),
+        ("a\x00b", "U+0000"),
+        ("a\x7fb", "U+007F"),
+        ("a\x85b", "U+0085"),
+        ("a\u2028b", "U+2028 (LINE SEPARATOR)"),
+        ("a\u2029b", "U+2029"),
+        ("a\u202eb", "U+202E"),  # a bidi override: shows the password reversed
+        ("a\ufeffb", "U+FEFF"),
+        ("a\x1bb", "U+001B"),
+    ],
+)
+def test_control_characters_are_refused_naming_the_key(
+    tmp_path: Path, value: str, code: str
+) -> None:
+    path = tmp_path / "passwords.yml"
+    path.write_text(_yaml_with(value))
+    for load in (
+        lambda: load_passwords(path, REQUIRED),
+        lambda: generate_passwords(path, REQUIRED),
+    ):
+        with pytest.raises(
+            BadInput, match=re.escape(f"key 'keystone_admin_password': contains {code}")
+        ) as info:
+            load()
+        message = str(info.value)
+        assert message.startswith(str(path)) and value not in message
+        assert "\n" not in message
+
+
+@pytest.mark.parametrize("value", [" lead", "trail ", "trail\u00a0", "\u3000x"])
+def test_leading_or_trailing_spaces_are_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "passwords.yml"
+    path.write_text(_yaml_with(value))
+    with pytest.raises(BadInput, match="'keystone_admin_password': starts or ends with a space"):
+        load_passwords(path, REQUIRED)
+
+
+def test_every_nasty_printable_password_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "passwords.yml"
+    keys = [f"key_{i:02d}" for i in range(2 * len(NASTY_PASSWORDS))]
+    wanted = nasty_passwords(keys)
+    assert set(NASTY_PASSWORDS) <= set(wanted.values())
+    assert len(set(wanted.values())) == len(wanted)
+    path.write_text(yaml.safe_dump(wanted, allow_unicode=True))
+    assert dict(load_passwords(path, keys).values) == wanted
+
+
+def test_unused_keys_are_not_checked(tmp_path: Path) -> None:
+    # kolla's passwords.yml holds keys colla never writes anywhere; their values are
+    # theirs to choose.
+    path = tmp_path / "passwords.yml"
+    path.write_text(KOLLA + 'some_other_secret: "multi\\nline"\n')
+    assert load_passwords(path, REQUIRED)["some_other_secret"] == "multi\nline"

@@ -36,6 +36,7 @@ def spec(data: dict[str, Any]) -> ContainerSpec:
         volumes=tuple(sorted(data.get("volumes", {}).items())),
         environment=tuple(sorted(data.get("environment", {}).items())),
         healthcheck=Healthcheck("true", 5, 5, 3, 60),
+        secrets=tuple(sorted((k, str(v)) for k, v in data.get("secrets", {}).items())),
     )
 
 
