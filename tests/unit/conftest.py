@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from colla.config.example import write_example
+from colla.config.passwords import generate_passwords
+from colla.deploy.services import load_services
+
 CatalogFactory = Callable[..., Path]
 
 LEAF = """FROM {{{{ parent_image }}}}
@@ -59,3 +63,14 @@ def tree(make_catalog: CatalogFactory) -> Path:
         },
         profiles={"infra": ["mariadb"], "core": ["mariadb", "keystone", "glance-api"]},
     )
+
+
+@pytest.fixture
+def example_config(tmp_path: Path) -> Path:
+    """``colla init``'s all-in-one config directory with every password generated."""
+    catalog = load_services()
+    write_example(tmp_path, catalog.defaults())
+    generate_passwords(
+        tmp_path / "passwords.yml", catalog.required_passwords(set(catalog.services))
+    )
+    return tmp_path

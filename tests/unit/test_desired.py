@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from colla.config.example import write_example
-from colla.config.passwords import generate_passwords
 from colla.deploy.apply import container_request
 from colla.deploy.desired import Topology, desired_state
 from colla.deploy.prechecks import check_dependencies
@@ -21,13 +19,8 @@ TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")
 
 
 @pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    catalog = load_services()
-    write_example(tmp_path, catalog.defaults())
-    generate_passwords(
-        tmp_path / "passwords.yml", catalog.required_passwords(set(catalog.services))
-    )
-    return tmp_path
+def config_dir(example_config: Path) -> Path:
+    return example_config
 
 
 def _project(config_dir: Path) -> Project:
