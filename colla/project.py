@@ -10,6 +10,7 @@ from pathlib import Path
 from colla.config.globals import Globals, load_globals
 from colla.config.inventory import Inventory, all_in_one, load_inventory
 from colla.config.passwords import Passwords, load_passwords
+from colla.deploy.overrides import INI_SUFFIXES, OVERRIDE_DIR, check_overrides
 from colla.deploy.services import ServiceCatalog
 from colla.errors import BadInput
 from colla.textfile import read_text
@@ -27,21 +28,9 @@ class Project:
     passwords: Passwords
     inventory: Inventory
     inventory_path: Path | None
+    # Each override file under config/ → its text; which file reaches which rendered
+    # file is colla.deploy.overrides' business.
     overrides: Mapping[Path, str]
-
-    def override_paths(self, service: str, container: str) -> list[Path]:
-        """Override files for a container's INI files, general first, then specific."""
-        root = self.config_dir / "config"
-        candidates = [
-            root / f"{service}.conf",
-            root / service / f"{container}.conf",
-            root / service / f"{container.replace('_', '-')}.conf",
-        ]
-        seen: list[Path] = []
-        for path in candidates:
-            if path in self.overrides and path not in seen:
-                seen.append(path)
-        return seen
 
 
 def absolute(path: Path) -> Path:
@@ -63,11 +52,27 @@ def find_inventory(config_dir: Path, given: Path | None) -> Path | None:
 
 
 def _read_overrides(config_dir: Path) -> dict[Path, str]:
-    root = config_dir / "config"
+    """Every file under config/: an INI override, or an error naming it. Hidden files
+    and editor backups (``~``) are not the operator's intent and are skipped."""
+    root = config_dir / OVERRIDE_DIR
     found: dict[Path, str] = {}
-    if root.is_dir():
-        for path in sorted(root.rglob("*.conf")):
-            found[path] = read_text(path)
+    if not root.is_dir():
+        return found
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(p.startswith(".") for p in relative.parts) or path.name.endswith("~"):
+            continue
+        if path.is_dir():
+            continue
+        if not path.is_file():
+            # A FIFO or device would block the read, or never end.
+            raise BadInput(f"{path}: not a regular file")
+        if path.suffix not in INI_SUFFIXES:
+            raise BadInput(
+                f"{path}: colla applies only INI overrides here ({', '.join(INI_SUFFIXES)}),"
+                " merged section by key"
+            )
+        found[path] = read_text(path)
     return found
 
 
@@ -89,7 +94,7 @@ def load_project(
     inventory_path = find_inventory(config_dir, inventory)
     inv = load_inventory(inventory_path) if inventory_path else all_in_one()
     passwords = load_passwords(config_dir / "passwords.yml", catalog.required_passwords(enabled))
-    return Project(
+    project = Project(
         config_dir=config_dir,
         globals=globals_,
         passwords=passwords,
@@ -97,3 +102,5 @@ def load_project(
         inventory_path=inventory_path,
         overrides=_read_overrides(config_dir),
     )
+    check_overrides(project, catalog)
+    return project

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from colla import __version__
-from colla.cli import build, deploy, export, lab, lifecycle, operate
+from colla.cli import audit, build, deploy, export, lab, lifecycle, operate
 from colla.errors import CollaError, ExitStatus
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app = typer.Typer(
 build.register(app)
 deploy.register(app)
 operate.register(app)
+audit.register(app)
 export.register(app)
 lifecycle.register(app)
 lab.register(app)

@@ -91,9 +91,7 @@ def print_checks(checks: tuple[Check, ...] | list[Check], failed_only: bool = Fa
         out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
 
 
-def _pinned(
-    config_dir: Path, inventory: Path | None
-) -> tuple[dict[tuple[str, str], str], set[str]]:
+def pinned(config_dir: Path, inventory: Path | None) -> tuple[dict[tuple[str, str], str], set[str]]:
     """Services that an upgrade or rollback moved off the globals' tag (or onto the
     alternate API port) stay there."""
     project, _ = deployment.load(config_dir, inventory)
@@ -108,7 +106,7 @@ def _pinned(
 
 
 def _prepared(config_dir: Path, inventory: Path | None, limit: str | None) -> deployment.Deployment:
-    tags, slots = _pinned(config_dir, inventory)
+    tags, slots = pinned(config_dir, inventory)
     project, _ = deployment.load(config_dir, inventory)
     nodes = parse_limit(limit, project)
     # Refused before the engine is contacted, as the rest of the operator's input is.

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.deploy import deployment
-from colla.deploy.audit import audit as audit_rows
 from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
 from colla.deploy.desired import enabled_services
@@ -230,44 +229,6 @@ def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> 
         raise CollaError(f"check failed: {', '.join(failed)}")
 
 
-def audit(
-    config_dir: Path = CONFIG_DIR,
-    inventory: Path | None = INVENTORY,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """Per container: what it is granted beyond Docker's defaults, why, and whether the
-    running container has exactly that."""
-    engine = Engine.connect()
-    wanted = deployment.desired(config_dir, engine, inventory)
-    engines = deployment.engines_for(wanted.project, engine)
-    running = {
-        (node, spec.name): engines[node].grants(spec.name)
-        for node, specs in wanted.nodes.items()
-        for spec in specs.containers
-    }
-    rows = audit_rows(wanted.nodes, running)
-    if as_json:
-        out.print_json(json.dumps([vars(r) for r in rows]))
-    else:
-        table = Table(show_lines=True)
-        for column in ("container", "granted beyond Docker's defaults", "why", "running"):
-            table.add_column(column)
-        for r in rows:
-            colour = "green" if r.ok else "red"
-            table.add_row(
-                f"{r.node}/{r.container}",
-                "\n".join(r.granted),
-                escape(r.reason),
-                f"[{colour}]{escape(r.running)}[/]",
-            )
-        out.print(table)
-    differ = [f"{r.node}/{r.container}" for r in rows if not r.ok]
-    if differ:
-        raise CollaError(
-            f"audit: {len(differ)} container(s) differ from the catalog: {', '.join(differ)}"
-        )
-
-
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     app.command()(status)
@@ -275,4 +236,3 @@ def register(app: typer.Typer) -> None:
     app.command()(stop)
     app.command()(destroy)
     app.command()(check)
-    app.command()(audit)

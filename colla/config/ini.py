@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,19 @@ _KEY_VALUE = re.compile(r"^(?P<key>[^=\s\[;#][^=\s]*)\s*=\s*(?P<value>.*)$")
 # section → key → values; a key may repeat (oslo.config MultiStrOpt), so every
 # value the override gives is kept, in its order.
 _Overrides = dict[str, dict[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class Override:
+    """An operator's override file, parsed: its sections and the line of each header."""
+
+    sections: _Overrides
+    lines: dict[str, int]
+
+    def canonical(self) -> str:
+        """Its content without comments, blank lines or spacing: a comment edit is no
+        change, in the plan and in the spec."""
+        return json.dumps(self.sections, sort_keys=True)
 
 
 @dataclass
@@ -34,8 +48,10 @@ def merge_ini(base: str, override: str, override_path: Path) -> str:
     lines stay; the override's comments are dropped. The result ends with one
     newline (an empty result is the empty string).
     """
-    overrides = _parse_override(override, override_path)
+    parsed = parse_override(override, override_path)
+    overrides = parsed.sections
     blocks = _split_base(base)
+    _refuse_misspelt(parsed, {b.section for b in blocks if b.section}, override_path)
     emitted: set[tuple[str, str]] = set()
     out: list[str] = []
     last_block_of = {block.section: i for i, block in enumerate(blocks)}
@@ -75,8 +91,34 @@ def merge_ini(base: str, override: str, override_path: Path) -> str:
     return f"{text}\n" if text else ""
 
 
-def _parse_override(text: str, path: Path) -> _Overrides:
+def _form(section: str) -> str:
+    return section.lower().replace("-", "_")
+
+
+def _refuse_misspelt(parsed: Override, present: set[str], path: Path) -> None:
+    """Refuse a section that is one of the file's own but for case or '-'/'_'.
+
+    oslo.config reads ``[default]`` as a group other than ``[DEFAULT]`` and
+    ``[keystone-authtoken]`` as one other than ``[keystone_authtoken]``, so such an
+    override would change nothing, silently. A section the generated file lacks
+    altogether is accepted: oslo.config has hundreds of groups and colla cannot list
+    every one (nor can it tell a real new one from a typo), so it stays the operator's.
+    """
+    spelt = {_form(s): s for s in present}
+    for section in parsed.sections:
+        own = spelt.get(_form(section))
+        if section not in present and own is not None:
+            raise BadInput(
+                f"{path}:{parsed.lines[section]}: section [{section}] differs from the "
+                f"generated file's [{own}] only in case or '-'/'_'; write [{own}]"
+            )
+
+
+def parse_override(text: str, path: Path) -> Override:
+    """Parse an override file; a line that is not a header, a key or a comment is an
+    error naming the file and the line."""
     overrides: _Overrides = {}
+    lines: dict[str, int] = {}
     section: str | None = None
     for number, raw in enumerate(_lines(text), start=1):
         line = raw.strip()
@@ -88,6 +130,7 @@ def _parse_override(text: str, path: Path) -> _Overrides:
             if not section:
                 raise BadInput(f"{path}:{number}: empty section name")
             overrides.setdefault(section, {})
+            lines.setdefault(section, number)
             continue
         match = _KEY_VALUE.match(line)
         if match is None:
@@ -99,7 +142,7 @@ def _parse_override(text: str, path: Path) -> _Overrides:
                 f"{path}:{number}: key '{match['key']}' comes before any [section] header"
             )
         overrides[section].setdefault(match["key"], []).append(match["value"].strip())
-    return overrides
+    return Override(overrides, lines)
 
 
 def _split_base(text: str) -> list[_Block]:

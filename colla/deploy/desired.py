@@ -63,7 +63,7 @@ def _config_json(
 def _container(
     r: ServiceRenderer, project: Project, node: str, item: ContainerDef
 ) -> ContainerSpec:
-    files, secrets = r.files(item.config, node, item.name)
+    files, secrets = r.files(item.config, node, item)
     command = r.text(item.command, node, f"{item.name} command", item.name)
     files.append(_config_json(command, files, item.permissions, item.user))
     health = item.healthcheck
@@ -128,7 +128,7 @@ def _volumes(project: Project, volumes: Mapping[str, str]) -> tuple[tuple[str, s
 
 
 def _task(r: ServiceRenderer, project: Project, node: str, item: TaskDef) -> TaskSpec:
-    files = [r.file(f, node, item.name) for f in item.config]
+    files = [r.file(f, node, item) for f in item.config]
     return _task_spec(
         project,
         (item.name, r.service.name, node),

@@ -110,14 +110,23 @@ def _short(image_id: str) -> str:
 
 
 def _dict_diff(label: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    return _key_diff(
+        old, new, f"{label} {{}} added", f"{label} {{}} removed", f"{label} {{}} changed"
+    )
+
+
+def _key_diff(
+    old: Mapping[str, Any], new: Mapping[str, Any], added: str, removed: str, changed: str
+) -> list[str]:
+    """A reason per key added, removed or changed; each word has a ``{}`` for the key."""
     reasons = []
     for key in sorted(set(old) | set(new)):
         if key not in old:
-            reasons.append(f"{label} {key} added")
+            reasons.append(added.format(key))
         elif key not in new:
-            reasons.append(f"{label} {key} removed")
+            reasons.append(removed.format(key))
         elif old[key] != new[key]:
-            reasons.append(f"{label} {key} changed")
+            reasons.append(changed.format(key))
     return reasons
 
 
@@ -134,6 +143,7 @@ def diff_reasons(spec: ContainerSpec, observed: Observed) -> list[str]:
     # First: a password is the cause of the config file changes listed after it.
     reasons += _dict_diff("password", old.get("secrets") or {}, new.get("secrets") or {})
     reasons += _dict_diff("config file", old.get("files") or {}, new["files"])
+    reasons += _override_reasons(old.get("overrides") or {}, new.get("overrides") or {})
     reasons += _dict_diff("volume", old.get("volumes") or {}, new["volumes"])
     reasons += _dict_diff("environment", old.get("environment") or {}, new["environment"])
     for key, what in (
@@ -147,6 +157,13 @@ def diff_reasons(spec: ContainerSpec, observed: Observed) -> list[str]:
     if not reasons:
         reasons.append("spec changed")
     return reasons
+
+
+def _override_reasons(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """Which of the operator's override files changed the container's config."""
+    return _key_diff(
+        old, new, "config override added: {}", "config override removed: {}", "config changed: {}"
+    )
 
 
 def _removal_reason(observed: Observed, enabled: set[str], nodes: set[str]) -> str:

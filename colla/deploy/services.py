@@ -33,8 +33,10 @@ class FileDef(_Model):
     dest: str
     owner: str = "root"
     perm: str = pydantic.Field(default="0600", pattern=_MODE)
-    # INI files that the operator's <config-dir>/config/ overrides merge into.
-    overridable: bool = False
+    # INI files that the operator's <config-dir>/config/ overrides merge into, and in
+    # which of kolla-ansible's layouts (colla.deploy.overrides): "service" for the
+    # service's main oslo.config file, "file" for any other INI file.
+    overridable: Literal["service", "file"] | None = None
 
     @property
     def name(self) -> str:

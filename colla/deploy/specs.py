@@ -50,6 +50,8 @@ class RenderedFile:
     owner: str
     perm: str
     content: str = field(repr=False)
+    # The override files merged into it, in order: (path under the config dir, digest).
+    overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class ContainerSpec(TaskSpec):
 
     def public(self) -> dict[str, Any]:
         """The spec without file contents: safe for labels, plans and logs."""
+        overrides = {path: d for f in self.files for path, d in f.overrides}
         data: dict[str, Any] = {
             "image": self.image,
             "image_id": self.image_id,
@@ -141,6 +144,9 @@ class ContainerSpec(TaskSpec):
             # In the hash like the rest: Docker fixes a container's log options when it
             # is created, so a new size or count recreates the containers.
             "log": vars(self.log),
+            # Which override files fed the files: the plan names the one that changed.
+            # Only when there are any, so that other specs' hashes stay as they were.
+            **({"overrides": overrides} if overrides else {}),
         }
         # Left out when empty: a container without passwords keeps the hash it had
         # before colla recorded them.
@@ -150,8 +156,15 @@ class ContainerSpec(TaskSpec):
 
     @property
     def spec_hash(self) -> str:
-        """A digest of the whole spec, rendered config contents included."""
-        return digest(json.dumps(self.public(), sort_keys=True))
+        """A digest of the whole spec, rendered config contents included.
+
+        Not of the override files themselves: what they change is in the files' digests,
+        so an override that changes no file (a comment, a value equal to colla's) leaves
+        the container alone.
+        """
+        public = self.public()
+        public.pop("overrides", None)
+        return digest(json.dumps(public, sort_keys=True))
 
     def labels(self) -> dict[str, str]:
         """The labels the container is created with."""
@@ -210,6 +223,13 @@ def task_from_dict(data: dict[str, Any]) -> TaskSpec:
         image=data["image"],
         image_id=data["image_id"],
         config_dir=data["config_dir"],
-        files=tuple(RenderedFile(**f) for f in data["files"]),
+        files=tuple(_file_from_dict(f) for f in data["files"]),
         volumes=tuple((str(a), str(b)) for a, b in data["volumes"]),
     )
+
+
+def _file_from_dict(data: dict[str, Any]) -> RenderedFile:
+    # JSON turned the pairs into lists; revisions from before overrides were recorded
+    # have none.
+    overrides = tuple((str(p), str(d)) for p, d in data.get("overrides") or ())
+    return RenderedFile(**{**data, "overrides": overrides})

@@ -12,10 +12,11 @@ from typing import Any
 
 import jinja2
 
-from colla.config.ini import merge_ini
+from colla.config.ini import merge_ini, parse_override
 from colla.deploy.escape import FILTERS, ini, url
-from colla.deploy.services import ALT_PORT_OFFSET, FileDef, ServiceCatalog, ServiceDef
-from colla.deploy.specs import RenderedFile, secret_digest
+from colla.deploy.overrides import sources
+from colla.deploy.services import ALT_PORT_OFFSET, FileDef, ServiceCatalog, ServiceDef, TaskDef
+from colla.deploy.specs import RenderedFile, digest, secret_digest
 from colla.errors import BadInput
 from colla.project import Project
 
@@ -236,25 +237,31 @@ class ServiceRenderer:
             raise BadInput(f"{self.service.directory / 'service.yaml'}: {what}: {e}") from None
 
     def files(
-        self, items: tuple[FileDef, ...], node: str, container: str
+        self, items: tuple[FileDef, ...], node: str, owner: TaskDef
     ) -> tuple[list[RenderedFile], tuple[tuple[str, str], ...]]:
         """A container's files, and the digests of the passwords it uses: those its
         files hold and those its service declares (which its bootstrap sets)."""
         self.passwords.read.clear()
-        files = [self.file(item, node, container) for item in items]
+        files = [self.file(item, node, owner) for item in items]
         used = self.passwords.read | set(self.service.passwords)
         values = self.project.passwords.values
         secrets = tuple(sorted((k, secret_digest(k, values[k])) for k in used if k in values))
         return files, secrets
 
-    def file(self, item: FileDef, node: str, container: str) -> RenderedFile:
+    def file(self, item: FileDef, node: str, owner: TaskDef) -> RenderedFile:
+        """One of ``owner``'s files (a container's or a task's) for ``node``, with the
+        operator's overrides merged in their order; each override used is recorded by
+        path and by its content's digest, so a plan can name the one that changed."""
         try:
-            content = self.env.get_template(item.template).render(self.context(node, container))
+            content = self.env.get_template(item.template).render(self.context(node, owner.name))
         except jinja2.TemplateSyntaxError as e:
             raise BadInput(f"{e.filename}:{e.lineno}: template syntax error: {e.message}") from None
         except jinja2.TemplateError as e:
             raise BadInput(f"{self.service.directory / item.template}: {e}") from None
-        if item.overridable:
-            for path in self.project.override_paths(self.service.name, container):
-                content = merge_ini(content, self.project.overrides[path], path)
-        return RenderedFile(item.name, item.dest, item.owner, item.perm, content)
+        used = []
+        for path in sources(self.project, self.service, owner, node, item):
+            text = self.project.overrides[path]
+            content = merge_ini(content, text, path)
+            canonical = parse_override(text, path).canonical()
+            used.append((path.relative_to(self.project.config_dir).as_posix(), digest(canonical)))
+        return RenderedFile(item.name, item.dest, item.owner, item.perm, content, tuple(used))

@@ -82,7 +82,8 @@ class ContainerRequest:
 
 @dataclass(frozen=True)
 class Grants:
-    """What a container was actually created with beyond Docker's defaults."""
+    """What a container was actually created with beyond Docker's defaults: everything
+    ``colla audit`` compares, read from one ``docker container inspect``."""
 
     network_mode: str
     privileged: bool
@@ -93,12 +94,26 @@ class Grants:
     pid_mode: str
     ipc_mode: str
     unmasked_paths: bool
+    # Host paths mounted in: "source:destination:rw|ro".
+    binds: tuple[str, ...] = ()
+    # Named volumes: "name:destination" (anonymous ones, an image's VOLUME, are left out:
+    # they hold data, never a host path).
+    volumes: tuple[str, ...] = ()
+    user: str = ""
+    userns_mode: str = ""
+    cgroupns_mode: str = ""
+    uts_mode: str = ""
+    sysctls: tuple[str, ...] = ()  # "key=value"
+    device_cgroup_rules: tuple[str, ...] = ()
+    image_id: str = ""
 
     @classmethod
     def from_inspect(cls, attrs: dict[str, Any]) -> Grants:
-        """Parse the HostConfig of ``docker container inspect``."""
+        """Parse the HostConfig, Config and Mounts of ``docker container inspect``."""
         host = attrs.get("HostConfig") or {}
+        config = attrs.get("Config") or {}
         security = tuple(host.get("SecurityOpt") or ())
+        mounts = attrs.get("Mounts") or ()
         return cls(
             network_mode=str(host.get("NetworkMode") or "default"),
             privileged=bool(host.get("Privileged")),
@@ -109,8 +124,34 @@ class Grants:
             pid_mode=str(host.get("PidMode") or ""),
             ipc_mode=str(host.get("IpcMode") or ""),
             # An empty list (not a missing key) is what unmasks /proc.
-            unmasked_paths=host.get("MaskedPaths") == [],
+            unmasked_paths=host.get("MaskedPaths") == [] or host.get("ReadonlyPaths") == [],
+            binds=tuple(
+                sorted(
+                    f"{m.get('Source')}:{m.get('Destination')}:{'rw' if m.get('RW') else 'ro'}"
+                    for m in mounts
+                    if m.get("Type") == "bind"
+                )
+            ),
+            volumes=tuple(
+                sorted(
+                    f"{m.get('Name')}:{m.get('Destination')}"
+                    for m in mounts
+                    if m.get("Type") == "volume" and not _anonymous(str(m.get("Name") or ""))
+                )
+            ),
+            user=str(config.get("User") or ""),
+            userns_mode=str(host.get("UsernsMode") or ""),
+            cgroupns_mode=str(host.get("CgroupnsMode") or ""),
+            uts_mode=str(host.get("UTSMode") or ""),
+            sysctls=tuple(sorted(f"{k}={v}" for k, v in (host.get("Sysctls") or {}).items())),
+            device_cgroup_rules=tuple(sorted(host.get("DeviceCgroupRules") or ())),
+            image_id=str(attrs.get("Image") or ""),
         )
+
+
+def _anonymous(name: str) -> bool:
+    # Docker names an anonymous volume with 64 hex digits.
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
 def log_config(limits: tuple[str, int] | None) -> docker.types.LogConfig | None:
@@ -159,6 +200,24 @@ class ContainersMixin:
             return None
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise EngineError(f"inspect container {name}: {e}") from e
+
+    def audited(self, label: str) -> list[tuple[ContainerInfo, Grants]]:
+        """Every container (running or not) carrying ``label``, with its grants."""
+        with translated(f"inspect containers labelled {label}"):
+            found = self._client.api.containers(all=True, filters={"label": label})
+            pairs = []
+            for summary in found:
+                with contextlib.suppress(docker.errors.NotFound):
+                    attrs = self._client.api.inspect_container(summary["Id"])
+                    pairs.append((ContainerInfo.from_inspect(attrs), Grants.from_inspect(attrs)))
+            return pairs
+
+    def cgroupns_default(self) -> str:
+        """The cgroup namespace Docker gives a container that asks for none: the host's
+        on cgroup v1, a private one on v2."""
+        with translated("engine info"):
+            version = str(self._client.info().get("CgroupVersion") or "1")
+        return "private" if version == "2" else "host"
 
     def create_container(self, request: ContainerRequest) -> str:
         """Create (not start) a container; return its ID."""

@@ -66,11 +66,17 @@ def tree(make_catalog: CatalogFactory) -> Path:
 
 
 @pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    """colla's all-in-one example config with every password generated."""
+def example_config(tmp_path: Path) -> Path:
+    """``colla init``'s all-in-one config directory with every password generated."""
     catalog = load_services()
     write_example(tmp_path, catalog.defaults())
     generate_passwords(
         tmp_path / "passwords.yml", catalog.required_passwords(set(catalog.services))
     )
     return tmp_path
+
+
+@pytest.fixture
+def config_dir(example_config: Path) -> Path:
+    """The same example config, under the name most unit tests use."""
+    return example_config

@@ -32,14 +32,9 @@ localhost ansible_connection=local
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    catalog = load_services()
-    write_example(tmp_path, catalog.defaults())
-    generate_passwords(
-        tmp_path / "passwords.yml", catalog.required_passwords(set(catalog.services))
-    )
-    (tmp_path / "inventory").write_text(INVENTORY)
-    return load_project(tmp_path, catalog)
+def project(example_config: Path) -> Project:
+    (example_config / "inventory").write_text(INVENTORY)
+    return load_project(example_config, load_services())
 
 
 def test_each_host_gets_the_engine_its_inventory_line_says(project: Project) -> None:
