@@ -63,6 +63,8 @@ def _read_overrides(config_dir: Path) -> dict[Path, str]:
         if any(p.startswith(".") for p in relative.parts) or path.name.endswith("~"):
             continue
         if path.is_dir():
+            if path.suffix in INI_SUFFIXES:  # meant as an override, but cannot be one
+                raise BadInput(f"{path}: is a directory, not a file")
             continue
         if not path.is_file():
             # A FIFO or device would block the read, or never end.

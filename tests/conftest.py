@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from colla.cli.app import run
+from colla.deploy.services import load_services
 from colla.engine import Engine
 from tests.janitor import SUITE_VOLUME_PREFIX, suite_volumes, sweep
+from tests.passwords import nasty_passwords
 
 # The e2e cloud's own config directory (its history, lock and overrides with it), never
 # the operator's /etc/colla; its volumes carry SUITE_VOLUME_PREFIX. Made anew each run.
@@ -25,6 +28,7 @@ CONFIG_DIR = Path(os.environ.get("COLLA_E2E_CONFIG_DIR", "/var/lib/colla-suite/c
 TIERS = ("unit", "integration", "e2e")
 E2E_ORDER = (
     "test_core_cloud",  # destroys what runs, deploys the full cloud, uses it
+    "test_passwords",  # its hostile passwords, then two of them rotated by deploy
     "test_compose_cloud",  # destroy, the same cloud from Compose files, colla's again
     "test_full_cloud",
     "test_upgrade",
@@ -89,4 +93,15 @@ def config_dir(images: None, clean_slate: None) -> Iterator[Path]:
         f.write("\n# The test suite's cloud: volumes of its own.\n")
         f.write(f"colla_volume_prefix: {SUITE_VOLUME_PREFIX}\n")
     assert run(["genpwd", "-c", str(CONFIG_DIR)]) == 0
+    _make_passwords_hostile(CONFIG_DIR / "passwords.yml")
     yield CONFIG_DIR
+
+
+def _make_passwords_hostile(path: Path) -> None:
+    """Every password the cloud uses becomes one of tests/passwords.py's: quotes, ``$``,
+    ``%``, ``#``, backslashes, spaces and non-ASCII letters, so that every e2e test runs
+    on a cloud whose files had to escape them (issue 12)."""
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    catalog = load_services()
+    values.update(nasty_passwords(catalog.required_passwords(set(catalog.services))))
+    path.write_text(yaml.safe_dump(values, allow_unicode=True), encoding="utf-8")

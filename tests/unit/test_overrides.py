@@ -223,7 +223,7 @@ def test_hidden_files_and_editor_backups_are_not_overrides(config_dir: Path) -> 
 def test_non_utf8_override_is_one_line_naming_it(config_dir: Path) -> None:
     path = config_dir / "config" / "nova.conf"
     path.write_bytes(b"[DEFAULT]\ndebug = \xff\n")
-    with pytest.raises(BadInput, match=f"^{re.escape(str(path))}: not UTF-8 text"):
+    with pytest.raises(BadInput, match=f"^{re.escape(str(path))}:2: not UTF-8 text"):
         load_project(config_dir, load_services())
 
 
