@@ -95,7 +95,11 @@ def load_project(
     enabled = {name for name, on in globals_.enabled.items() if on}
     inventory_path = find_inventory(config_dir, inventory)
     inv = load_inventory(inventory_path) if inventory_path else all_in_one()
-    passwords = load_passwords(config_dir / "passwords.yml", catalog.required_passwords(enabled))
+    passwords = load_passwords(
+        config_dir / "passwords.yml",
+        catalog.required_passwords(enabled),
+        catalog.ascii_passwords(enabled),
+    )
     project = Project(
         config_dir=config_dir,
         globals=globals_,

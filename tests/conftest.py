@@ -29,6 +29,7 @@ TIERS = ("unit", "integration", "e2e")
 E2E_ORDER = (
     "test_core_cloud",  # destroys what runs, deploys the full cloud, uses it
     "test_passwords",  # its hostile passwords, then two of them rotated by deploy
+    "test_bad_input_corpus",  # every bad input refused, the running cloud unchanged
     "test_compose_cloud",  # destroy, the same cloud from Compose files, colla's again
     "test_full_cloud",
     "test_upgrade",
@@ -103,5 +104,8 @@ def _make_passwords_hostile(path: Path) -> None:
     on a cloud whose files had to escape them (issue 12)."""
     values = yaml.safe_load(path.read_text(encoding="utf-8"))
     catalog = load_services()
-    values.update(nasty_passwords(catalog.required_passwords(set(catalog.services))))
+    every = set(catalog.services)
+    values.update(
+        nasty_passwords(catalog.required_passwords(every), catalog.ascii_passwords(every))
+    )
     path.write_text(yaml.safe_dump(values, allow_unicode=True), encoding="utf-8")

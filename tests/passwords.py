@@ -35,17 +35,34 @@ NASTY_PASSWORDS: tuple[str, ...] = (
 )
 
 
-def nasty_passwords(required_keys: Iterable[str]) -> dict[str, str]:
-    """A value from NASTY_PASSWORDS for each key, distinct across keys.
+def nasty_passwords(required_keys: Iterable[str], ascii_keys: Iterable[str] = ()) -> dict[str, str]:
+    """A value from NASTY_PASSWORDS for each key, distinct across keys; the keys of
+    ``ascii_keys`` (database passwords, which colla requires to be ASCII) get only the
+    ASCII ones, and the other keys every value, the non-ASCII ones first.
 
-    The first len(NASTY_PASSWORDS) keys (sorted) get the values as they are; later keys
-    get them with a number inserted after the first character, which keeps the first
-    and last characters (what quoting rules look at) unchanged.
+    Keys are taken in sorted order, each group going through its values in turn; a
+    value already given is given again with a number inserted after its first
+    character, which keeps the first and last characters (what quoting rules look at).
     """
+    only_ascii = set(ascii_keys)
+    pools = {
+        True: [v for v in NASTY_PASSWORDS if v.isascii()],
+        # Non-ASCII first, so that a catalog with few such keys still gets them, then
+        # the ASCII ones from the other end, so that the two groups share no value.
+        False: [
+            *(v for v in NASTY_PASSWORDS if not v.isascii()),
+            *reversed([v for v in NASTY_PASSWORDS if v.isascii()]),
+        ],
+    }
+    turns = {True: 0, False: 0}
     made: dict[str, str] = {}
-    for i, key in enumerate(sorted(set(required_keys))):
-        value = NASTY_PASSWORDS[i % len(NASTY_PASSWORDS)]
-        if i >= len(NASTY_PASSWORDS):
-            value = f"{value[:1]}{i}{value[1:]}" if len(value) > 1 else f"{i}{value}"
+    for key in sorted(set(required_keys)):
+        pool = pools[key in only_ascii]
+        value = pool[turns[key in only_ascii] % len(pool)]
+        turns[key in only_ascii] += 1
+        number = 1
+        while value in made.values():
+            value = f"{value[:1]}{number}{value[1:]}"
+            number += 1
         made[key] = value
     return made

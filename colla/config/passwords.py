@@ -48,20 +48,29 @@ class Passwords:
         return iter(self.values)
 
 
-def load_passwords(path: Path, required: Iterable[str]) -> Passwords:
-    """Read passwords.yml, checking that every required password is set.
+def load_passwords(
+    path: Path, required: Iterable[str], ascii_only: Iterable[str] = ()
+) -> Passwords:
+    """Read passwords.yml, checking that every required password is set, and that those
+    of ``ascii_only`` (the database users', see ServiceCatalog.ascii_passwords) are ASCII.
 
     Keys colla does not need are allowed and kept. Empty entries and kolla's
     nested ``*_ssh_key`` pairs are allowed when not required, but left out of
     the result, which holds strings only.
     """
     raw = _read(path)
+    ascii_keys = set(ascii_only)
     for key in sorted(set(required)):
         if not raw.get(key):
             raise BadInput(f"{path}: missing password '{key}' (run `colla genpwd`)")
         if not isinstance(raw[key], str):
             raise BadInput(f"{path}: key '{key}': expected a string (got a {_kind(raw[key])})")
         check_password(path, key, raw[key])
+        if key in ascii_keys and not raw[key].isascii():
+            raise BadInput(
+                f"{path}: key '{key}': a database password must be ASCII (the services' "
+                "MariaDB client sends it as Latin-1, MariaDB hashes it as UTF-8)"
+            )
     return Passwords({k: v for k, v in sorted(raw.items()) if isinstance(v, str) and v})
 
 

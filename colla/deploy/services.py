@@ -150,6 +150,9 @@ class _ServiceData(_Model):
     # Ordering only: when these services are enabled too, they come first.
     after: tuple[str, ...] = ()
     passwords: tuple[str, ...] = ()
+    # Passwords that must be ASCII, as every database user's is (see
+    # ServiceCatalog.ascii_passwords): e.g. MariaDB's root password.
+    ascii_passwords: tuple[str, ...] = ()
     databases: tuple[DatabaseDef, ...] = ()
     keystone: EndpointDef | None = None
     bootstrap: tuple[TaskDef, ...] = ()
@@ -173,6 +176,7 @@ class ServiceDef:
     depends_on: tuple[str, ...]
     after: tuple[str, ...]
     passwords: tuple[str, ...]
+    ascii_passwords: tuple[str, ...]
     databases: tuple[DatabaseDef, ...]
     keystone: EndpointDef | None
     bootstrap: tuple[TaskDef, ...]
@@ -262,6 +266,18 @@ class ServiceCatalog:
             for step in (*steps, *s.upgrade.contract):
                 names.update(step.volumes)
         return names
+
+    def ascii_passwords(self, names: set[str]) -> list[str]:
+        """The password keys that must be ASCII: every database user's, and those a
+        service declares so. PyMySQL, through which every service reaches MariaDB, sends
+        a password as Latin-1 (characters beyond it fail to encode), while MariaDB hashes
+        the UTF-8 of ``IDENTIFIED BY``: only ASCII reads the same on both sides."""
+        keys: set[str] = set()
+        for name in names:
+            service = self.services[name]
+            keys.update(service.ascii_passwords)
+            keys.update(db.password for db in service.databases)
+        return sorted(keys)
 
     def required_passwords(self, names: set[str]) -> list[str]:
         """Every password key the enabled services need."""

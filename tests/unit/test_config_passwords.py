@@ -220,3 +220,23 @@ def test_unused_keys_are_not_checked(tmp_path: Path) -> None:
     path = tmp_path / "passwords.yml"
     path.write_text(KOLLA + 'some_other_secret: "multi\\nline"\n')
     assert load_passwords(path, REQUIRED)["some_other_secret"] == "multi\nline"
+
+
+def test_a_database_password_must_be_ascii(tmp_path: Path) -> None:
+    # PyMySQL sends it as Latin-1 and MariaDB hashes the UTF-8: only ASCII agrees.
+    path = tmp_path / "passwords.yml"
+    keys = ["nova_database_password", "nova_keystone_password"]
+    path.write_text(
+        yaml.safe_dump(dict.fromkeys(keys, "pässwörd 中文"), allow_unicode=True), "utf-8"
+    )
+    with pytest.raises(BadInput, match="'nova_database_password': a database password must be"):
+        load_passwords(path, keys, ["nova_database_password"])
+    assert load_passwords(path, keys, []).values["nova_keystone_password"] == "pässwörd 中文"
+
+
+def test_the_ascii_keys_get_ascii_values_and_the_others_every_value() -> None:
+    keys = [f"key_{i:02d}" for i in range(2 * len(NASTY_PASSWORDS))]
+    made = nasty_passwords(keys, keys[::2])
+    assert all(made[k].isascii() for k in keys[::2])
+    assert {v for v in NASTY_PASSWORDS if not v.isascii()} <= {made[k] for k in keys[1::2]}
+    assert len(set(made.values())) == len(made)

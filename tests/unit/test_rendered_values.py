@@ -64,10 +64,10 @@ def catalog() -> ServiceCatalog:
 def project(tmp_path_factory: pytest.TempPathFactory, catalog: ServiceCatalog) -> Project:
     config_dir = tmp_path_factory.mktemp("config")
     write_example(config_dir, catalog.defaults())
-    keys = catalog.required_passwords(set(catalog.services))
-    (config_dir / "passwords.yml").write_text(
-        yaml.safe_dump(nasty_passwords(keys), allow_unicode=True), "utf-8"
-    )
+    every = set(catalog.services)
+    keys = catalog.required_passwords(every)
+    values = nasty_passwords(keys, catalog.ascii_passwords(every))
+    (config_dir / "passwords.yml").write_text(yaml.safe_dump(values, allow_unicode=True), "utf-8")
     return load_project(config_dir, catalog)
 
 
