@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from colla.cli.console import out
 from colla.cli.deploy import pinned
 from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy import deployment
@@ -20,8 +20,6 @@ from colla.deploy.audit import audit as audit_rows
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, NodeSpecs
 from colla.engine import Engine, Grants
 from colla.errors import CollaError
-
-out = Console(highlight=False)
 
 
 def inspect_nodes(nodes: dict[str, NodeSpecs], engines: dict[str, Engine]) -> Inspected:

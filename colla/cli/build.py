@@ -9,11 +9,11 @@ import tempfile
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from colla.cli.console import err, out
 from colla.cli.lab import images_send
 from colla.engine import Engine
 from colla.errors import BadInput, BuildFailed, CollaError
@@ -32,9 +32,6 @@ from colla.images.builder import (
 from colla.images.catalog import load_catalog
 from colla.images.config import DEFAULT_BASE_IMAGE, DEFAULT_MIRROR, load_build_config
 from colla.images.render import Renderer, load_overrides
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 
 def default_log_dir() -> Path:

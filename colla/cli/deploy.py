@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.config.example import write_example
 from colla.config.passwords import generate_passwords
@@ -23,9 +23,6 @@ from colla.deploy.services import load_services
 from colla.engine import Engine
 from colla.upgrade.operations import locked, open_history, pinned_slots, pinned_tags
 from colla.upgrade.session import session
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 _COLOURS = {
     Action.CREATE: "green",

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from colla.cli.console import out
 from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy import deployment
 from colla.engine import Engine
 from colla.export.compose import compose_tree
 from colla.export.k8s import k8s_tree, manifests
 from colla.export.output import check_output_dir, write_tree
-
-out = Console(highlight=False)
 
 OUTPUT = typer.Option(
     ...,

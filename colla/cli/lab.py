@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy import deployment, nodes
 from colla.deploy.desired import desired_state, image_refs
@@ -22,9 +22,6 @@ from colla.lab.registry import DEFAULT_IMAGE as REGISTRY_IMAGE
 from colla.lab.registry import registry_down, registry_up
 from colla.lab.settings import DEFAULT_IMAGE, DEFAULT_NAME, DEFAULT_SUBNET, lab_settings
 from colla.upgrade.operations import locked
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 lab_app = typer.Typer(help="A multi-node lab on this machine (nodes are containers).")
 registry_app = typer.Typer(help="An image registry on this machine for the lab's nodes.")

@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
 from colla.deploy import deployment
 from colla.deploy.plan import Observed, diff_reasons
@@ -29,9 +29,6 @@ from colla.upgrade.operations import (
 )
 from colla.upgrade.session import session
 from colla.upgrade.swap import SwapPlan, recover
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 
 def _say_from(started: float) -> Callable[[str], None]:

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from colla.cli.console import out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.deploy import deployment
 from colla.deploy.check import run_checks
@@ -22,9 +22,6 @@ from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_S
 from colla.engine import ContainerInfo, Engine
 from colla.errors import BadInput, CollaError
 from colla.upgrade.operations import locked
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 
 def _engines(config_dir: Path, inventory: Path | None, limit: str | None) -> list[Engine]:

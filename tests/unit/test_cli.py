@@ -78,3 +78,14 @@ def test_logs_tail_is_a_number_of_lines_or_all(
 def test_logs_reads_a_bounded_tail_by_default() -> None:
     default = inspect.signature(logs).parameters["tail"].default
     assert parse_tail(default.default) == 200
+
+
+def test_the_consoles_print_emoji_codes_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    # An operator's value such as a tag or path holding ':x:' is printed as given.
+    from colla.cli.console import err, out
+
+    out.print("tag zed:x:1 :thumbs_up:")
+    err.print("path /etc/:x:/colla")
+    captured = capsys.readouterr()
+    assert "tag zed:x:1 :thumbs_up:" in captured.out
+    assert "path /etc/:x:/colla" in captured.err
