@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 GOOD = "zed-upgrade"
 BROKEN = "zed-broken"
 BAD_MIGRATION = "zed-badmigration"
+SCHEMA_CHANGE = "zed-schema"
 
 # A keystone-manage that writes to the database, then fails: the dump must be restored.
 FAILING_MIGRATION = """#!/bin/sh
@@ -42,6 +43,30 @@ echo "migration failed on purpose" >&2
 exit 1
 """
 
+# A keystone-manage whose db_sync succeeds and leaves one more alembic version row, as a
+# release's migration would: an upgrade to it changes the schema, so a rollback has to
+# restore the dump. The row goes before each db_sync (alembic could not find its
+# revision) and comes back after it.
+SCHEMA_MIGRATION = """#!/bin/sh
+row() {
+python3 - "$1" <<'PY'
+import configparser, sys
+import sqlalchemy
+config = configparser.ConfigParser(interpolation=None)
+config.read("/etc/keystone/keystone.conf")
+engine = sqlalchemy.create_engine(config["database"]["connection"])
+sql = {
+    "add": "INSERT IGNORE INTO alembic_version VALUES ('colla0schema')",
+    "drop": "DELETE FROM alembic_version WHERE version_num = 'colla0schema'",
+}[sys.argv[1]]
+with engine.begin() as connection:
+    connection.execute(sqlalchemy.text(sql))
+PY
+}
+[ "$1" = db_sync ] || exec /usr/bin/keystone-manage "$@"
+row drop && /usr/bin/keystone-manage "$@" && row add
+"""
+
 
 def _footer(command: str) -> str:
     return "{% block keystone_footer %}RUN " + command + "{% endblock %}\n"
@@ -53,6 +78,10 @@ OVERRIDES = {
     BROKEN: _footer("rm /usr/bin/keystone-wsgi-public"),
     BAD_MIGRATION: _footer(
         f"echo {base64.b64encode(FAILING_MIGRATION.encode()).decode()} | base64 -d "
+        "> /usr/local/bin/keystone-manage && chmod 0755 /usr/local/bin/keystone-manage"
+    ),
+    SCHEMA_CHANGE: _footer(
+        f"echo {base64.b64encode(SCHEMA_MIGRATION.encode()).decode()} | base64 -d "
         "> /usr/local/bin/keystone-manage && chmod 0755 /usr/local/bin/keystone-manage"
     ),
 }
@@ -130,22 +159,6 @@ def test_rollback_then_forward_with_to(
     engine: Engine, config_dir: Path, tags: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     upgraded, _ = _keystone(engine)
-    before = engine.container("keystone")
-    # Without --yes, the rollback warns that the dump loses later writes and asks; "n"
-    # leaves the upgraded container as it was.
-    declined = subprocess.run(
-        [str(BIN / "colla"), "rollback", "keystone", "-c", str(config_dir)],
-        input="n\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    said = " ".join(declined.stderr.split())
-    assert declined.returncode != 0, declined.stdout + declined.stderr
-    assert "data written since then is lost" in said and "not confirmed; nothing changed" in said
-    after = engine.container("keystone")
-    assert before is not None and after is not None
-    assert (after.id, after.started_at) == (before.id, before.started_at)
     assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
     image, health = _keystone(engine)
     base = engine.image("colla/keystone:zed")
@@ -189,6 +202,34 @@ def test_a_failed_migration_restores_the_database(
     assert "migration failed on purpose" in capsys.readouterr().err
     assert not _table_exists(engine, "colla_marker")
     assert _keystone(engine) == (before, "healthy")
+    assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
+
+
+def test_a_rollback_past_a_schema_change_asks_before_restoring(
+    engine: Engine, config_dir: Path, tags: dict[str, str]
+) -> None:
+    before, _ = _keystone(engine)
+    assert run(["upgrade", "keystone", "--tag", SCHEMA_CHANGE, "-c", str(config_dir)]) == 0
+    upgraded = engine.container("keystone")
+    assert upgraded is not None and upgraded.health == "healthy"
+    # Without --yes, the rollback warns that the dump loses later writes and asks; "n"
+    # leaves the upgraded container and its schema as they were.
+    declined = subprocess.run(
+        [str(BIN / "colla"), "rollback", "keystone", "-c", str(config_dir)],
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    said = " ".join(declined.stderr.split())
+    assert declined.returncode != 0, declined.stdout + declined.stderr
+    assert "data written since then is lost" in said and "not confirmed; nothing changed" in said
+    after = engine.container("keystone")
+    assert after is not None and (after.id, after.started_at) == (upgraded.id, upgraded.started_at)
+    assert run(["rollback", "keystone", "--yes", "-c", str(config_dir)]) == 0
+    assert _keystone(engine) == (before, "healthy")
+    # The dump took the extra version row away: a later db_sync (the next test's upgrade)
+    # would fail on it otherwise.
     assert openstack(config_dir, "token", "issue", "-f", "value", "-c", "id").strip()
 
 

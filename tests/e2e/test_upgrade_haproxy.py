@@ -1,8 +1,9 @@
 """Zero failed requests behind HAProxy: upgrade and roll back Keystone under load.
 
 The all-in-one config is switched to HAProxy (enable_haproxy, the VIP 127.0.0.2 on the
-loopback) for this module and left so: the modules after it (tests/conftest.py's order)
-run against the cloud behind HAProxy, which spares the suite a redeploy without it.
+loopback) for this module and left so, which spares the suite a redeploy without it: it
+is the last module on the all-in-one cloud (tests/conftest.py's order), and the lab
+after it stops that cloud.
 """
 
 from __future__ import annotations
