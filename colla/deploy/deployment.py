@@ -203,3 +203,12 @@ def prepare(
     checks += check_host_resources(engine)
     checks += check_host_features(project, topo)
     return Deployment(project, catalog, topo, nodes, plan, tuple(checks), wanted.engines)
+
+
+def desired_here(site: Site, engine: Engine, options: DesiredOptions) -> Desired:
+    """The desired state of every node pinned to this machine's images, no node reached:
+    for files written for other tools (compose, k8s). Image IDs are content addresses,
+    and nodes get their images from here (``images send``) or from the registry colla
+    pushed to, so this machine's IDs are the nodes' IDs."""
+    here = {name: engine for name in site.project.inventory.hosts}
+    return desired(site, engine, options, here)

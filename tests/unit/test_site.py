@@ -98,3 +98,34 @@ def test_desired_takes_the_site_and_reuses_connected_engines(
     assert wanted.site is site
     assert wanted.engines == {"localhost": fake}
     assert wanted.nodes["localhost"].containers
+
+
+@pytest.mark.parametrize("command", ["k8s", "compose"])
+def test_exports_reach_no_node(
+    command: str,
+    config_dir: Path,
+    tmp_path: Path,
+    loads: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two nodes, neither of them this machine: writing files must not reach them.
+    (config_dir / "inventory").write_text(
+        "[control]\nn1 ansible_host=192.0.2.1\n[network:children]\ncontrol\n"
+        "[compute]\nn2 ansible_host=192.0.2.2\n"
+    )
+    globals_file = config_dir / "globals.yml"
+    globals_file.write_text(
+        globals_file.read_text().replace('vip_address: "127.0.0.1"', 'vip_address: "192.0.2.1"')
+    )
+
+    def unreachable(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a node was reached")
+
+    monkeypatch.setattr(deployment, "engines_for", unreachable)
+    monkeypatch.setattr(Engine, "connect_endpoint", staticmethod(unreachable))
+    fake: Any = ImagesOnly()
+    monkeypatch.setattr(Engine, "connect", staticmethod(lambda: fake))
+    output = tmp_path / "out"
+    assert run([command, "-o", str(output), "-c", str(config_dir)]) == ExitStatus.OK
+    assert loads == [config_dir]
+    assert any(output.iterdir())
