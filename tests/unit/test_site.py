@@ -129,3 +129,52 @@ def test_exports_reach_no_node(
     assert run([command, "-o", str(output), "-c", str(config_dir)]) == ExitStatus.OK
     assert loads == [config_dir]
     assert any(output.iterdir())
+
+
+def test_an_upgrade_renders_the_pinned_state_once_then_the_new_tag(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from colla.history.store import History
+    from colla.upgrade import operations
+    from colla.upgrade.swap import record_revision
+
+    site = load_site(config_dir)
+    fake: Any = ImagesOnly()
+    engines = {"localhost": fake}
+    # Glance runs an upgraded tag, so the running state carries a history pin.
+    glance = next(
+        s
+        for s in deployment.desired(site, fake, deployment.DesiredOptions(), engines)
+        .nodes["localhost"]
+        .containers
+        if s.service == "glance"
+    )
+    history = History(config_dir / "history.db")
+    record_revision(
+        history,
+        replace(glance, image=glance.image.rpartition(":")[0] + ":older"),
+        operation="upgrade",
+        status="healthy",
+        command="c",
+    )
+    calls: list[deployment.DesiredOptions] = []
+    real = deployment.desired
+
+    def counted(*args: Any) -> Any:
+        calls.append(args[2])
+        return real(*args)
+
+    def never(*_: Any) -> Any:
+        raise AssertionError("engines were connected again")
+
+    monkeypatch.setattr(operations, "desired", counted)
+    monkeypatch.setattr(deployment, "engines_for", never)
+    try:
+        plan = operations.upgrade_plan(site, fake, history, "keystone", "zed-2", "c", None, engines)
+    finally:
+        history.close()
+    assert [dict(c.tags) for c in calls] == [{}, {"keystone": "zed-2"}]
+    assert all(c.node_tags == {("localhost", "glance"): "older"} for c in calls)
+    assert all(s.image.endswith(":zed-2") for s in plan.new)
