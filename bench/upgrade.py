@@ -23,8 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colla.deploy.deployment import load
-from colla.deploy.prechecks import topology
+from colla.site import load_site
 
 INTERVAL = 0.05
 TIMEOUT = 0.5
@@ -102,8 +101,8 @@ def main() -> int:
     parser.add_argument("--tag", default="zed-bench")
     args = parser.parse_args()
     colla, config_dir = args.colla, args.config_dir
-    project, _ = load(config_dir)
-    topo = topology(project)
+    site = load_site(config_dir)
+    project, topo = site.project, site.topology
     with tempfile.TemporaryDirectory() as tmp:
         override = Path(tmp) / "bench.j2"
         override.write_text(

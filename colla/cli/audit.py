@@ -20,6 +20,7 @@ from colla.deploy.audit import audit as audit_rows
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, NodeSpecs
 from colla.engine import Engine, Grants
 from colla.errors import CollaError
+from colla.site import load_site
 
 
 def inspect_nodes(nodes: dict[str, NodeSpecs], engines: dict[str, Engine]) -> Inspected:
@@ -58,8 +59,8 @@ def audit(
     """Per container: what it is granted beyond Docker's defaults, why, whether the
     running container has exactly that, and which grants amount to root on the host;
     then every colla container the desired state does not name."""
-    tags, slots = pinned(config_dir, inventory)
-    wanted = deployment.desired(config_dir, Engine.connect(), inventory, alt=slots, node_tags=tags)
+    site = load_site(config_dir, inventory)
+    wanted = deployment.desired(site, Engine.connect(), pinned(site))
     rows = audit_rows(wanted.nodes, inspect_nodes(wanted.nodes, wanted.engines))
     if as_json:
         out.print_json(json.dumps([vars(r) for r in rows]))

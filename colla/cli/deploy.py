@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -18,10 +19,11 @@ from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.credentials import write_credentials
 from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Plan
-from colla.deploy.prechecks import Check, topology
+from colla.deploy.prechecks import Check
 from colla.deploy.services import load_services
 from colla.engine import Engine
-from colla.upgrade.operations import locked, open_history, pinned_slots, pinned_tags
+from colla.site import Site, load_site
+from colla.upgrade.operations import history_options, locked, open_history
 from colla.upgrade.session import session
 
 _COLOURS = {
@@ -88,29 +90,26 @@ def print_checks(checks: tuple[Check, ...] | list[Check], failed_only: bool = Fa
         out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}")
 
 
-def pinned(config_dir: Path, inventory: Path | None) -> tuple[dict[tuple[str, str], str], set[str]]:
+def pinned(site: Site) -> deployment.DesiredOptions:
     """Services that an upgrade or rollback moved off the globals' tag (or onto the
-    alternate API port) stay there."""
-    project, _ = deployment.load(config_dir, inventory)
+    alternate API port) stay there: the options of the site's history."""
+    project = site.project
     path = Path(project.globals.colla_history_path)
-    if not (path if path.is_absolute() else config_dir / path).exists():
-        return {}, set()
+    if not (path if path.is_absolute() else site.config_dir / path).exists():
+        return deployment.DesiredOptions()
     history = open_history(project)
     try:
-        return pinned_tags(history, project.globals.image_tag), pinned_slots(history)
+        return history_options(history, project.globals.image_tag)
     finally:
         history.close()
 
 
 def _prepared(config_dir: Path, inventory: Path | None, limit: str | None) -> deployment.Deployment:
-    tags, slots = pinned(config_dir, inventory)
-    project, _ = deployment.load(config_dir, inventory)
-    nodes = parse_limit(limit, project)
+    site = load_site(config_dir, inventory)
+    options = replace(pinned(site), limit=parse_limit(limit, site.project))
     # Refused before the engine is contacted, as the rest of the operator's input is.
-    deployment.check_local_directories(project)
-    return deployment.prepare(
-        config_dir, Engine.connect(), inventory, None, slots, nodes, node_tags=tags
-    )
+    deployment.check_local_directories(site)
+    return deployment.prepare(site, Engine.connect(), options)
 
 
 def _require_checks(prepared: deployment.Deployment) -> None:
@@ -151,10 +150,9 @@ def deploy(
         err.print(f"[{time.monotonic() - started:6.1f}s] {escape(text)}")
 
     with session(config_dir, say, inventory, limit) as current:
-        tags = pinned_tags(current.history, current.project.globals.image_tag)
-        slots = pinned_slots(current.history)
+        kept = history_options(current.history, current.project.globals.image_tag)
         prepared = deployment.prepare(
-            config_dir, current.engine, inventory, None, slots, current.limit, node_tags=tags
+            current.site, current.engine, replace(kept, limit=current.limit), current.engines
         )
         _require_checks(prepared)
         print_plan(prepared.plan)
@@ -172,8 +170,8 @@ def deploy(
 def post_deploy(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
     """Write admin-openrc.sh and clouds.yaml (mode 0600) into the config directory."""
     with locked(config_dir):
-        project, _ = deployment.load(config_dir, inventory)
-        written = write_credentials(project, topology(project))
+        site = load_site(config_dir, inventory)
+        written = write_credentials(site.project, site.topology)
     for path in written:
         out.print(f"wrote {path}")
     out.print(f"use the cloud: source {config_dir / 'admin-openrc.sh'}; openstack service list")

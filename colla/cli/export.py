@@ -13,6 +13,7 @@ from colla.engine import Engine
 from colla.export.compose import compose_tree
 from colla.export.k8s import k8s_tree, manifests
 from colla.export.output import check_output_dir, write_tree
+from colla.site import load_site
 
 OUTPUT = typer.Option(
     ...,
@@ -33,7 +34,8 @@ def compose(
 ) -> None:
     """Write one docker-compose.yml per node, with the config directories it mounts."""
     check_output_dir(output)
-    wanted = deployment.desired(config_dir, Engine.connect(), inventory)
+    site = load_site(config_dir, inventory)
+    wanted = deployment.desired_here(site, Engine.connect(), deployment.DesiredOptions())
     tree = compose_tree(wanted.nodes, wanted.catalog, node, data_containers)
     # Rendered config holds secrets: the tree is private to its owner and group.
     write_tree(output, tree, "colla compose", dir_mode=0o750)
@@ -46,7 +48,8 @@ def k8s(
 ) -> None:
     """Write Kubernetes manifests (with a kustomization.yaml) for the deployment."""
     check_output_dir(output)
-    wanted = deployment.desired(config_dir, Engine.connect(), inventory)
+    site = load_site(config_dir, inventory)
+    wanted = deployment.desired_here(site, Engine.connect(), deployment.DesiredOptions())
     secrets = list(wanted.project.passwords.values.values())
     tree = k8s_tree(manifests(wanted.nodes, wanted.catalog, wanted.topology, secrets))
     write_tree(output, tree, "colla k8s", dir_mode=0o750)

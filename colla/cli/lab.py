@@ -12,7 +12,6 @@ from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy import deployment, nodes
 from colla.deploy.desired import desired_state, image_refs
-from colla.deploy.prechecks import topology
 from colla.engine import Engine
 from colla.errors import BadInput
 from colla.images.send import send_images
@@ -21,6 +20,7 @@ from colla.lab.lab import Lab, default_state_root
 from colla.lab.registry import DEFAULT_IMAGE as REGISTRY_IMAGE
 from colla.lab.registry import registry_down, registry_up
 from colla.lab.settings import DEFAULT_IMAGE, DEFAULT_NAME, DEFAULT_SUBNET, lab_settings
+from colla.site import load_site
 from colla.upgrade.operations import locked
 
 lab_app = typer.Typer(help="A multi-node lab on this machine (nodes are containers).")
@@ -112,10 +112,11 @@ def images_send(
 
 
 def _send(node: str, refs: list[str], config_dir: Path, inventory: Path | None) -> None:
-    project, catalog = deployment.load(config_dir, inventory)
+    site = load_site(config_dir, inventory)
+    project = site.project
     limit = nodes.parse_limit(node, project, "--node")
     if not refs:
-        wanted = desired_state(project, catalog, topology(project))
+        wanted = desired_state(project, site.catalog, site.topology)
         refs = sorted(image_refs({node: wanted[node]}))
     if not refs:
         raise BadInput(f"node {node} runs no service: name the images to send")

@@ -11,15 +11,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from colla import site as site_module
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
-from colla.deploy import deployment
 from colla.deploy.plan import Observed, diff_reasons
-from colla.deploy.services import load_services
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError, EngineError
-from colla.project import Project
+from colla.site import Site
 from colla.upgrade.operations import (
     command_line,
     current_revisions,
@@ -76,17 +75,17 @@ def upgrade(
     started = time.monotonic()
     say = _say_from(started)
     with session(config_dir, say, inventory, limit) as current:
-        services = [service] if service else _enabled_in_order(current.project)
+        services = [service] if service else _enabled_in_order(current.site)
         for name in services:
             plan = upgrade_plan(
-                config_dir,
+                current.site,
                 current.engine,
                 current.history,
                 name,
                 tag,
                 command_line(),
                 current.limit,
-                current.inventory,
+                current.engines,
             )
             running = {
                 (node, c.name): c.labels.get("colla.spec-hash")
@@ -102,10 +101,9 @@ def upgrade(
     out.print(f"done in {time.monotonic() - started:.1f} s")
 
 
-def _enabled_in_order(project: Project) -> list[str]:
-    catalog = load_services()
-    enabled = {n for n, on in project.globals.enabled.items() if on}
-    return [name for level in catalog.levels(enabled) for name in level]
+def _enabled_in_order(site: Site) -> list[str]:
+    enabled = {n for n, on in site.project.globals.enabled.items() if on}
+    return [name for level in site.catalog.levels(enabled) for name in level]
 
 
 def rollback(
@@ -121,14 +119,14 @@ def rollback(
     say = _say_from(started)
     with session(config_dir, say, inventory, limit) as current:
         plan, dump = rollback_plan(
-            config_dir,
+            current.site,
             current.engine,
             current.history,
             service,
             to,
             command_line(),
             current.limit,
-            current.inventory,
+            current.engines,
         )
         _print_swap(plan, current.engines)
         if dump is not None:
@@ -151,10 +149,10 @@ def history(
     inventory: Path | None = INVENTORY,
 ) -> None:
     """The revisions of every container: image, status, when, by which command."""
-    project, catalog = deployment.load(config_dir, inventory)
-    if service is not None and service not in catalog.services:
+    site = site_module.load_site(config_dir, inventory)
+    if service is not None and service not in site.catalog.services:
         raise BadInput(f"unknown service '{service}'")
-    store = open_history(project)
+    store = open_history(site.project)
     try:
         revisions = store.revisions(service)
     finally:

@@ -15,12 +15,11 @@ from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.deploy import deployment
 from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
-from colla.deploy.desired import enabled_services
 from colla.deploy.nodes import parse_limit
-from colla.deploy.prechecks import topology
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
 from colla.engine import ContainerInfo, Engine
 from colla.errors import BadInput, CollaError
+from colla.site import load_site
 from colla.upgrade.operations import locked
 
 
@@ -30,7 +29,7 @@ def _engines(config_dir: Path, inventory: Path | None, limit: str | None) -> lis
         if limit is not None:
             raise BadInput(f"--limit needs a config directory: {config_dir} has no globals.yml")
         return [Engine.connect()]
-    project, _ = deployment.load(config_dir, inventory)
+    project = load_site(config_dir, inventory).project
     engines = deployment.engines_for(project, Engine.connect(), parse_limit(limit, project))
     unique = {id(e): e for e in engines.values()}
     return list(unique.values())
@@ -186,9 +185,9 @@ def _own_volumes(config_dir: Path, inventory: Path | None) -> set[str]:
             f"destroy --volumes: {config_dir} has no globals.yml, so which volumes are this "
             "cloud's is unknown; nothing removed"
         )
-    project, catalog = deployment.load(config_dir, inventory)
-    prefix = project.globals.colla_volume_prefix
-    return {prefix + name for name in catalog.volume_names()}
+    site = load_site(config_dir, inventory)
+    prefix = site.project.globals.colla_volume_prefix
+    return {prefix + name for name in site.catalog.volume_names()}
 
 
 def _remove_all(engines: list[Engine], ours: set[str] | None, yes: bool) -> None:
@@ -214,10 +213,9 @@ def _remove_all(engines: list[Engine], ours: set[str] | None, yes: bool) -> None
 def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> None:
     """Talk to the real APIs: token, catalog, image round trip, placement, compute
     services and hypervisors, network agents, and the dashboard's login page."""
-    project, catalog = deployment.load(config_dir, inventory)
-    topo = topology(project)
-    dashboard = f"http://{topo.internal_address}:80"
-    probes = run_checks(admin_auth(project, topo), enabled_services(project, catalog), dashboard)
+    site = load_site(config_dir, inventory)
+    dashboard = f"http://{site.topology.internal_address}:80"
+    probes = run_checks(admin_auth(site.project, site.topology), set(site.enabled), dashboard)
     for probe in probes:
         mark = "[green]ok[/]  " if probe.ok else "[red]FAIL[/]"
         out.print(f"{mark} {probe.name:<22} {escape(probe.detail)} ({probe.seconds:.1f} s)")

@@ -4,31 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from colla.deploy import nodes as nodes_module
-from colla.deploy.desired import (
-    Topology,
-    desired_state,
-    enabled_services,
-)
+from colla.deploy.desired import Topology, desired_state
 from colla.deploy.nodefiles import check_own_directories
 from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.prechecks import (
     Check,
-    check_dependencies,
     check_host_features,
     check_host_resources,
     check_ports,
     check_single_hosts,
     is_local,
-    topology,
 )
-from colla.deploy.services import ServiceCatalog, load_services
+from colla.deploy.services import ServiceCatalog
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, NodeSpecs
 from colla.engine import Engine
 from colla.errors import CollaError, ExitStatus
-from colla.project import Project, load_project
+from colla.project import Project
+from colla.site import Site
 
 
 class PrecheckFailed(CollaError):
@@ -55,21 +49,13 @@ class Deployment:
         return [c for c in self.checks if not c.ok]
 
 
-def load(config_dir: Path, inventory: Path | None = None) -> tuple[Project, ServiceCatalog]:
-    """The validated project and the service catalog."""
-    catalog = load_services()
-    project = load_project(config_dir, catalog, inventory)
-    check_dependencies(project, catalog)
-    return project, catalog
-
-
-def check_local_directories(project: Project, nodes: Mapping[str, NodeSpecs] | None = None) -> None:
+def check_local_directories(site: Site, nodes: Mapping[str, NodeSpecs] | None = None) -> None:
     """Refuse this machine's container config directories that are not colla's own
     (a symbolic link, a file), before anything is written; ``nodes`` default to the
-    project's desired state."""
+    site's desired state."""
+    project = site.project
     if nodes is None:
-        catalog = load_services()
-        nodes = desired_state(project, catalog, topology(project))
+        nodes = desired_state(project, site.catalog, site.topology)
     local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
     check_own_directories(specs for node, specs in nodes.items() if node in local)
 
@@ -126,75 +112,103 @@ def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str
 
 
 @dataclass(frozen=True)
-class Desired:
-    """The desired state of a project, pinned to the engine's image IDs."""
+class DesiredOptions:
+    """What moves a desired state off the globals: per-service tags (an upgrade), the
+    services on the alternate API slot, per-(node, service) tags that history pins, and
+    the nodes of --limit (``None``: every node)."""
 
-    project: Project
-    catalog: ServiceCatalog
-    topology: Topology
+    tags: Mapping[str, str] = field(default_factory=dict)
+    alt: frozenset[str] = frozenset()
+    limit: frozenset[str] | None = None
+    node_tags: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The desired state of a site, pinned to the engine's image IDs."""
+
+    site: Site
     nodes: dict[str, NodeSpecs]
     checks: tuple[Check, ...]
     engines: dict[str, Engine] = field(default_factory=dict)
 
+    @property
+    def project(self) -> Project:
+        """The site's project."""
+        return self.site.project
+
+    @property
+    def catalog(self) -> ServiceCatalog:
+        """The site's service catalog."""
+        return self.site.catalog
+
+    @property
+    def topology(self) -> Topology:
+        """The site's topology."""
+        return self.site.topology
+
 
 def desired(
-    config_dir: Path,
+    site: Site,
     engine: Engine,
-    inventory: Path | None = None,
-    tags: dict[str, str] | None = None,
-    alt: set[str] | None = None,
-    limit: frozenset[str] | None = None,
-    node_tags: Mapping[tuple[str, str], str] | None = None,
+    options: DesiredOptions,
+    engines: Mapping[str, Engine] | None = None,
 ) -> Desired:
-    """Load and check the project and pin its specs to images; change nothing.
+    """Check the site and pin its specs to images; change nothing.
 
-    ``tags`` gives services an image tag other than the globals' (upgrades, history).
-    With ``limit``, only those nodes are reached and only their specs are kept.
+    With ``options.limit``, only those nodes are reached and only their specs are kept.
     Each node's specs are pinned to the images of that node's engine (pulled from
-    ``docker_registry`` when it is set and a node lacks one).
+    ``docker_registry`` when it is set and a node lacks one). ``engines``, when given,
+    are the nodes' engines already connected (a session's), so they are not reached again.
     """
-    project, catalog = load(config_dir, inventory)
+    project, catalog = site.project, site.catalog
     # Before any node is reached: the topology itself is refused, and so is a config
     # directory on this machine that colla would write through a symbolic link.
     check_single_hosts(project, catalog)
-    topo = topology(project)
-    every = desired_state(project, catalog, topo, tags, alt, node_tags)
-    check_local_directories(project, every)
-    engines = engines_for(project, engine, limit)
-    nodes = {n: specs for n, specs in every.items() if n in engines}
+    every = desired_state(
+        project, catalog, site.topology, options.tags, set(options.alt), options.node_tags
+    )
+    check_local_directories(site, every)
+    reached = dict(engines) if engines is not None else engines_for(project, engine, options.limit)
+    nodes = {n: specs for n, specs in every.items() if n in reached}
     pinned, checks = nodes_module.pin_images(
-        engines, nodes, pull=project.globals.docker_registry is not None
+        reached, nodes, pull=project.globals.docker_registry is not None
     )
     missing = [c for c in checks if not c.ok]
     if missing:
         names = ", ".join(c.name.removeprefix("image ") for c in missing)
         hint = "run `colla build`" + (
             ""
-            if all(not e.remote for e in engines.values())
+            if all(not e.remote for e in reached.values())
             else ", then `colla build --push` with docker_registry set, or `colla images send`"
         )
         raise PrecheckFailed(f"{len(missing)} image(s) missing: {names} ({hint})")
-    return Desired(project, catalog, topo, pinned, tuple(checks), engines)
+    return Desired(site, pinned, tuple(checks), reached)
 
 
 def prepare(
-    config_dir: Path,
+    site: Site,
     engine: Engine,
-    inventory: Path | None = None,
-    tags: dict[str, str] | None = None,
-    alt: set[str] | None = None,
-    limit: frozenset[str] | None = None,
-    node_tags: Mapping[tuple[str, str], str] | None = None,
+    options: DesiredOptions,
+    engines: Mapping[str, Engine] | None = None,
 ) -> Deployment:
-    """Load, check and plan every node (or those of ``limit``); change nothing."""
-    wanted = desired(config_dir, engine, inventory, tags, alt, limit, node_tags)
-    project, catalog, topo, nodes = wanted.project, wanted.catalog, wanted.topology, wanted.nodes
-    engines = wanted.engines
+    """Check and plan every node (or those of ``options.limit``); change nothing."""
+    wanted = desired(site, engine, options, engines)
+    project, catalog, topo, nodes = site.project, site.catalog, site.topology, wanted.nodes
     checks = list(wanted.checks)
-    plan = make_plan(nodes, observe(engines, nodes), enabled_services(project, catalog))
+    plan = make_plan(nodes, observe(wanted.engines, nodes), set(site.enabled))
     local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
     checks += check_ports(plan, topo.api_address, local)
-    checks += nodes_module.check_remote_ports(plan, topo.api_address, engines)
+    checks += nodes_module.check_remote_ports(plan, topo.api_address, wanted.engines)
     checks += check_host_resources(engine)
     checks += check_host_features(project, topo)
-    return Deployment(project, catalog, topo, nodes, plan, tuple(checks), engines)
+    return Deployment(project, catalog, topo, nodes, plan, tuple(checks), wanted.engines)
+
+
+def desired_here(site: Site, engine: Engine, options: DesiredOptions) -> Desired:
+    """The desired state of every node pinned to this machine's images, no node reached:
+    for files written for other tools (compose, k8s). Image IDs are content addresses,
+    and nodes get their images from here (``images send``) or from the registry colla
+    pushed to, so this machine's IDs are the nodes' IDs."""
+    here = {name: engine for name in site.project.inventory.hosts}
+    return desired(site, engine, options, here)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from colla.deploy.deployment import Desired, desired
+from colla.deploy.deployment import Desired, DesiredOptions, desired
 from colla.deploy.desired import backup_tasks, upgrade_tasks
 from colla.deploy.services import ALT_PORT_OFFSET
 from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict
@@ -20,6 +20,7 @@ from colla.engine import Engine
 from colla.errors import BadInput, CollaError
 from colla.history.store import History, Revision
 from colla.project import Project
+from colla.site import Site
 from colla.upgrade.swap import SwapPlan, record_revision
 
 LOCK_FILE = ".colla.lock"
@@ -170,25 +171,37 @@ def _stamp() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+def history_options(history: History, default_tag: str) -> DesiredOptions:
+    """The desired-state options that keep what upgrades and rollbacks left: the
+    per-node tags and the alternate API slots history records."""
+    return DesiredOptions(
+        alt=frozenset(pinned_slots(history)), node_tags=pinned_tags(history, default_tag)
+    )
+
+
 def upgrade_plan(
-    config_dir: Path,
+    site: Site,
     engine: Engine,
     history: History,
     service: str,
     tag: str,
     command: str,
     limit: frozenset[str] | None = None,
-    inventory: Path | None = None,
+    engines: Mapping[str, Engine] | None = None,
 ) -> SwapPlan:
     """The swap of ``service`` to image tag ``tag`` on every node (or those of ``limit``);
-    bad input raises before any change. ``inventory`` is the one given with -i."""
-    current = desired(config_dir, engine, inventory, limit=limit)
-    engines = current.engines
-    if service not in current.catalog.services:
-        known = ", ".join(sorted(current.catalog.services))
+    bad input raises before any change. ``engines`` are the nodes' engines when a
+    session has them connected already."""
+    if service not in site.catalog.services:
+        known = ", ".join(sorted(site.catalog.services))
         raise BadInput(f"unknown service '{service}' (known: {known})")
-    if not current.project.globals.enabled.get(service):
-        raise BadInput(f"service '{service}' is not enabled in {config_dir / 'globals.yml'}")
+    if not site.project.globals.enabled.get(service):
+        raise BadInput(f"service '{service}' is not enabled in {site.config_dir / 'globals.yml'}")
+    kept = replace(history_options(history, site.project.globals.image_tag), limit=limit)
+    # The running state (what history pins) is rendered once; only the upgraded
+    # service's new tag and slot call for a second rendering below.
+    current = desired(site, engine, kept, engines)
+    engines = current.engines
     if not _service_specs(current, service):
         raise BadInput(f"service '{service}' runs on none of the nodes of --limit")
     refs = {
@@ -203,23 +216,17 @@ def upgrade_plan(
             raise BadInput(
                 f"no image {ref}{where} for --tag {tag}: build it first (colla build --tag {tag})"
             )
-    pinned = pinned_tags(history, current.project.globals.image_tag)
-    slots = pinned_slots(history)
-    if pinned or slots:
-        current = desired(config_dir, engine, inventory, alt=slots, limit=limit, node_tags=pinned)
+    pinned, slots = kept.node_tags, kept.alt
     adopt_running(history, engines, current, service, command)
     overlap = _overlaps(current, service)
     # Behind HAProxy the new version takes the other slot, so both can run at once.
     new_slots = slots ^ {service} if overlap else slots
     others = {key: value for key, value in pinned.items() if key[1] != service}
     wanted = desired(
-        config_dir,
+        site,
         engine,
-        inventory,
-        tags={service: tag},
-        alt=new_slots,
-        limit=limit,
-        node_tags=others,
+        DesiredOptions(tags={service: tag}, alt=new_slots, limit=limit, node_tags=others),
+        engines,
     )
     migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
     backup = restore = schema = None
@@ -247,21 +254,22 @@ def upgrade_plan(
 
 
 def rollback_plan(
-    config_dir: Path,
+    site: Site,
     engine: Engine,
     history: History,
     service: str,
     to: int | None,
     command: str,
     limit: frozenset[str] | None = None,
-    inventory: Path | None = None,
+    engines: Mapping[str, Engine] | None = None,
 ) -> tuple[SwapPlan, Revision | None]:
     """The swap of ``service`` back to a revision on every node (or those of ``limit``),
-    and the dump it restores (if any). ``inventory`` is the one given with -i."""
-    current = desired(config_dir, engine, inventory, limit=limit)
-    engines = current.engines
-    if service not in current.catalog.services:
+    and the dump it restores (if any). ``engines`` are the nodes' engines when a
+    session has them connected already."""
+    if service not in site.catalog.services:
         raise BadInput(f"unknown service '{service}'")
+    current = desired(site, engine, DesiredOptions(limit=limit), engines)
+    engines = current.engines
     revisions = history.revisions(service)
     now = {
         key: revision

@@ -7,18 +7,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from colla import site as site_module
 from colla.deploy import deployment
 from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.check import functional_check
 from colla.deploy.credentials import admin_auth
 from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Change
-from colla.deploy.prechecks import topology
-from colla.deploy.services import load_services
 from colla.deploy.specs import NodeSpecs
 from colla.engine import Engine
 from colla.history.store import History
 from colla.project import Project
+from colla.site import Site
 from colla.upgrade.operations import command_line, locked, open_history
 from colla.upgrade.swap import Swapper, record_revision, recover
 
@@ -29,7 +29,7 @@ Say = Callable[[str], None]
 class Session:
     """One changing command: the lock is held and the history is open."""
 
-    project: Project
+    site: Site
     engine: Engine
     history: History
     say: Say
@@ -37,20 +37,21 @@ class Session:
     # Each node's engine (only the nodes of --limit when it was given).
     engines: dict[str, Engine] = field(default_factory=dict)
     limit: frozenset[str] | None = None
-    # The inventory given with -i: whatever the command loads again must load this one.
-    inventory: Path | None = None
+
+    @property
+    def project(self) -> Project:
+        """The site's project."""
+        return self.site.project
 
     def applier(self, nodes: dict[str, NodeSpecs] | None = None) -> Applier:
         """An applier on the nodes' engines (for tasks and health waits)."""
-        catalog = load_services()
-        engines = self.engines
         options = ApplyOptions(health_timeout=self.project.globals.colla_health_timeout)
-        return Applier(engines, catalog, nodes or {}, options, self.say, self.record)
+        return Applier(self.engines, self.site.catalog, nodes or {}, options, self.say, self.record)
 
     def swapper(self) -> Swapper:
         """A swapper whose functional check talks to the real APIs."""
-        catalog = load_services()
-        auth = admin_auth(self.project, topology(self.project))
+        catalog = self.site.catalog
+        auth = admin_auth(self.project, self.site.topology)
 
         def check(service: str) -> None:
             self.say(f"functional check: {functional_check(auth, catalog[service])}")
@@ -78,15 +79,14 @@ def session(
     """Lock the deployment, reach its nodes (those of ``limit``: ``NODE[,NODE]``), open its
     history and finish what a killed colla left."""
     with locked(config_dir):
-        project, _ = deployment.load(config_dir, inventory)
+        site = site_module.load_site(config_dir, inventory)
+        project = site.project
         nodes = parse_limit(limit, project)
         engine = Engine.connect()
         engines = deployment.engines_for(project, engine, nodes)
         history = open_history(project)
         try:
-            current = Session(
-                project, engine, history, say, engines=engines, limit=nodes, inventory=inventory
-            )
+            current = Session(site, engine, history, say, engines=engines, limit=nodes)
             if history.unfinished():
                 current.recovered = recover(current.swapper(), history, say)
             yield current

@@ -40,10 +40,9 @@ def test_the_corpus_is_big_enough() -> None:
 
 def test_the_pristine_directory_is_accepted(pristine: Path) -> None:
     # Without this, every case could be refused for a reason of the base directory's own.
-    from colla.deploy.deployment import load
+    from colla.site import load_site
 
-    project, _ = load(pristine)
-    assert project.config_dir == pristine
+    assert load_site(pristine).config_dir == pristine
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from colla import site as site_module
 from colla.cli.app import run
-from colla.deploy import deployment
 from colla.errors import BadInput, ExitStatus
+from colla.history.store import History
 from colla.lab.files import ensure_state_dir
+from colla.site import load_site
 from colla.upgrade import operations
 from colla.upgrade.operations import locked, rollback_plan, upgrade_plan
 
@@ -76,28 +78,36 @@ def test_the_session_loads_the_inventory_given_with_i(
         loaded.append(inventory)
         raise BadInput("loaded")
 
-    # The session reaches it as deployment.load: the one loader of the project.
-    monkeypatch.setattr(deployment, "load", load)
+    # The session reaches it as load_site: the one loader of the project.
+    monkeypatch.setattr(site_module, "load_site", load)
     inventory = tmp_path / "elsewhere"
     assert run([*args, "-c", str(tmp_path), "-i", str(inventory)]) == ExitStatus.BAD_INPUT
     assert loaded == [inventory]
 
 
-def test_upgrade_and_rollback_plans_load_that_inventory_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_upgrade_and_rollback_plans_render_the_site_they_are_given(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loaded: list[Path | None] = []
+    # They take the session's loaded site (with its -i inventory), never a path to load.
+    site = load_site(config_dir)
+    rendered: list[Any] = []
 
-    def desired(config_dir: Path, engine: Any, inventory: Path | None = None, **_: Any) -> Any:
-        loaded.append(inventory)
-        raise BadInput("loaded")
+    def desired(given: Any, engine: Any, options: Any, engines: Any = None) -> Any:
+        rendered.append(given)
+        raise BadInput("rendered")
+
+    def no_load(*_: Any, **__: Any) -> Any:
+        raise AssertionError("loaded again")
 
     monkeypatch.setattr(operations, "desired", desired)
-    inventory = tmp_path / "elsewhere"
-    # The engine and history are never reached: desired() stops first.
+    monkeypatch.setattr(site_module, "load_project", no_load)
+    history = History(config_dir / "history.db")
     unused: Any = None
-    with pytest.raises(BadInput):
-        upgrade_plan(tmp_path, unused, unused, "keystone", "t", "c", None, inventory)
-    with pytest.raises(BadInput):
-        rollback_plan(tmp_path, unused, unused, "keystone", None, "c", None, inventory)
-    assert loaded == [inventory, inventory]
+    try:
+        with pytest.raises(BadInput):
+            upgrade_plan(site, unused, history, "keystone", "t", "c")
+        with pytest.raises(BadInput):
+            rollback_plan(site, unused, history, "keystone", None, "c")
+    finally:
+        history.close()
+    assert rendered == [site, site]
