@@ -22,9 +22,10 @@ from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check
 from colla.deploy.services import load_services
 from colla.engine import Engine
+from colla.history.pins import history_options, open_history
+from colla.lock import locked
+from colla.session import session
 from colla.site import Site, load_site
-from colla.upgrade.operations import history_options, locked, open_history
-from colla.upgrade.session import session
 
 _COLOURS = {
     Action.CREATE: "green",

@@ -20,8 +20,8 @@ from colla.lab.lab import Lab, default_state_root
 from colla.lab.registry import DEFAULT_IMAGE as REGISTRY_IMAGE
 from colla.lab.registry import registry_down, registry_up
 from colla.lab.settings import DEFAULT_IMAGE, DEFAULT_NAME, DEFAULT_SUBNET, lab_settings
+from colla.lock import locked
 from colla.site import load_site
-from colla.upgrade.operations import locked
 
 lab_app = typer.Typer(help="A multi-node lab on this machine (nodes are containers).")
 registry_app = typer.Typer(help="An image registry on this machine for the lab's nodes.")

@@ -18,15 +18,11 @@ from colla.deploy.plan import Observed, diff_reasons
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError, EngineError
+from colla.history.pins import current_revisions, open_history
+from colla.lock import command_line
+from colla.session import session
 from colla.site import Site
-from colla.upgrade.operations import (
-    command_line,
-    current_revisions,
-    open_history,
-    rollback_plan,
-    upgrade_plan,
-)
-from colla.upgrade.session import session
+from colla.upgrade.operations import rollback_plan, upgrade_plan
 from colla.upgrade.swap import SwapPlan, recover
 
 

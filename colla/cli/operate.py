@@ -19,8 +19,8 @@ from colla.deploy.nodes import parse_limit
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
 from colla.engine import ContainerInfo, Engine
 from colla.errors import BadInput, CollaError
+from colla.lock import locked
 from colla.site import load_site
-from colla.upgrade.operations import locked
 
 
 def _engines(config_dir: Path, inventory: Path | None, limit: str | None) -> list[Engine]:

@@ -14,8 +14,8 @@ from colla.config.passwords import write_private_file
 from colla.errors import CollaError
 from colla.history.store import HISTORY_FILE
 from colla.lab.settings import MAX_NODES, LabSettings
+from colla.lock import LOCK_FILE, locked
 from colla.outdir import Made, claim, foreign_files, read_marker, remove_written, write_marker
-from colla.upgrade.operations import LOCK_FILE, locked
 
 STATE_MADE_BY = "colla lab up"
 INVENTORY_HEADER = "# written by `colla lab up` for lab "

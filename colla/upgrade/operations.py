@@ -1,16 +1,10 @@
-"""Building upgrade and rollback plans from the project and its history; the lock."""
+"""Building upgrade and rollback plans from the project and its history."""
 
 from __future__ import annotations
 
 import datetime
-import fcntl
-import os
-import shlex
-import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from colla.deploy.deployment import Desired, DesiredOptions, desired
 from colla.deploy.desired import backup_tasks, upgrade_tasks
@@ -18,101 +12,10 @@ from colla.deploy.services import ALT_PORT_OFFSET
 from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError
+from colla.history.pins import current_revisions, history_options
 from colla.history.store import History, Revision
-from colla.project import Project
 from colla.site import Site
 from colla.upgrade.swap import SwapPlan, record_revision
-
-LOCK_FILE = ".colla.lock"
-
-
-def open_history(project: Project) -> History:
-    """The project's history store (``colla_history_path``, under the config dir)."""
-    path = Path(project.globals.colla_history_path)
-    return History(path if path.is_absolute() else project.config_dir / path)
-
-
-def command_line() -> str:
-    """The command that is running, for history and the lock."""
-    return shlex.join(["colla", *sys.argv[1:]])
-
-
-@contextmanager
-def locked(config_dir: Path, command: str | None = None) -> Iterator[None]:
-    """Hold the deployment's lock: one changing colla command at a time.
-
-    The lock file says which command holds it (``command``, default this process's
-    command line), so the one refused can name it.
-    """
-    path = config_dir / LOCK_FILE
-    try:
-        config_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
-    except OSError as e:
-        # A read-only or full config directory: the lock is the first thing written.
-        raise CollaError(f"{path}: cannot take the deployment's lock: {e.strerror}") from None
-    with os.fdopen(fd, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid, _, holder = handle.read().strip().partition(" ")
-            running = f"`{holder}`, pid {pid or '?'}" if holder else f"pid {pid or '?'}"
-            raise BadInput(
-                f"another colla command ({running}) is changing the deployment of "
-                f"{config_dir}; wait for it to finish"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()} {command or command_line()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def tag_of(image: str) -> str:
-    """The tag of an image reference."""
-    name, _, tag = image.rpartition(":")
-    return tag if name and "/" not in tag else "latest"
-
-
-def current_revisions(history: History, service: str) -> dict[tuple[str, str], Revision]:
-    """The latest healthy revision of each (node, container) of a service."""
-    found: dict[tuple[str, str], Revision] = {}
-    for revision in history.revisions(service):
-        if revision.status == "healthy":
-            found[(revision.node, revision.container)] = revision
-    return found
-
-
-def pinned_tags(history: History, default_tag: str) -> dict[tuple[str, str], str]:
-    """(node, service) whose running version came from an upgrade or rollback: its tag.
-
-    A deploy keeps them there instead of returning them to the globals' tag; per node,
-    since an upgrade may have been limited to some nodes.
-    """
-    latest: dict[tuple[str, str], Revision] = {}
-    for revision in history.revisions():
-        if revision.status == "healthy":
-            latest[(revision.node, revision.container)] = revision
-    tags = {}
-    for revision in latest.values():
-        if revision.operation in ("upgrade", "rollback") and tag_of(revision.image) != default_tag:
-            tags[(revision.node, revision.service)] = tag_of(revision.image)
-    return tags
-
-
-def pinned_slots(history: History) -> set[str]:
-    """Services whose running API listens on the alternate port (an overlapped swap)."""
-    latest: dict[tuple[str, str], Revision] = {}
-    for revision in history.revisions():
-        if revision.status == "healthy":
-            latest[(revision.node, revision.container)] = revision
-    return {
-        r.service for r in latest.values() if any(p >= ALT_PORT_OFFSET for p in r.spec["ports"])
-    }
 
 
 def _haproxy(
@@ -169,14 +72,6 @@ def _service_specs(wanted: Desired, service: str) -> tuple[ContainerSpec, ...]:
 
 def _stamp() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def history_options(history: History, default_tag: str) -> DesiredOptions:
-    """The desired-state options that keep what upgrades and rollbacks left: the
-    per-node tags and the alternate API slots history records."""
-    return DesiredOptions(
-        alt=frozenset(pinned_slots(history)), node_tags=pinned_tags(history, default_tag)
-    )
 
 
 def upgrade_plan(

@@ -18,7 +18,7 @@ from colla.cli.app import run
 from colla.deploy.apply import LABEL_TASK
 from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
-from colla.upgrade.operations import LOCK_FILE
+from colla.lock import LOCK_FILE
 from tests.e2e.conftest import BIN, engine_state, killed_at, openstack
 
 pytestmark = pytest.mark.e2e

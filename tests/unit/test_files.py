@@ -24,8 +24,8 @@ from colla.deploy.services import load_services
 from colla.deploy.specs import RenderedFile
 from colla.errors import BadInput, CollaError, ExitStatus
 from colla.history.store import History
+from colla.lock import locked
 from colla.project import absolute, load_project
-from colla.upgrade.operations import locked
 from colla.yamlfile import load_yaml_mapping
 from tests.bad_inputs import make_config_dir, snapshot
 

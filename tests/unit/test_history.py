@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 from colla.deploy.specs import spec_from_dict, spec_to_dict
+from colla.history.pins import pinned_tags
 from colla.history.store import History
-from colla.upgrade.operations import pinned_tags
 from colla.upgrade.swap import record_revision
 from tests.unit.test_plan import spec
 

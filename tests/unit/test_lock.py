@@ -13,9 +13,10 @@ from colla.cli.app import run
 from colla.errors import BadInput, ExitStatus
 from colla.history.store import History
 from colla.lab.files import ensure_state_dir
+from colla.lock import locked
 from colla.site import load_site
 from colla.upgrade import operations
-from colla.upgrade.operations import locked, rollback_plan, upgrade_plan
+from colla.upgrade.operations import rollback_plan, upgrade_plan
 
 CHANGING = [
     ["stop"],

@@ -16,10 +16,11 @@ from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Change
 from colla.deploy.specs import NodeSpecs
 from colla.engine import Engine
+from colla.history.pins import open_history
 from colla.history.store import History
+from colla.lock import command_line, locked
 from colla.project import Project
 from colla.site import Site
-from colla.upgrade.operations import command_line, locked, open_history
 from colla.upgrade.swap import Swapper, record_revision, recover
 
 Say = Callable[[str], None]
