@@ -9,12 +9,10 @@ from pathlib import Path
 
 from colla import site as site_module
 from colla.deploy import deployment
-from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.check import functional_check
 from colla.deploy.credentials import admin_auth
 from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Change
-from colla.deploy.specs import NodeSpecs
 from colla.engine import Engine
 from colla.history.pins import open_history
 from colla.history.store import History
@@ -44,11 +42,6 @@ class Session:
         """The site's project."""
         return self.site.project
 
-    def applier(self, nodes: dict[str, NodeSpecs] | None = None) -> Applier:
-        """An applier on the nodes' engines (for tasks and health waits)."""
-        options = ApplyOptions(health_timeout=self.project.globals.colla_health_timeout)
-        return Applier(self.engines, self.site.catalog, nodes or {}, options, self.say, self.record)
-
     def swapper(self) -> Swapper:
         """A swapper whose functional check talks to the real APIs."""
         catalog = self.site.catalog
@@ -57,7 +50,8 @@ class Session:
         def check(service: str) -> None:
             self.say(f"functional check: {functional_check(auth, catalog[service])}")
 
-        return Swapper(self.engines, self.history, self.applier(), check, self.say)
+        timeout = self.project.globals.colla_health_timeout
+        return Swapper(self.engines, self.history, check, self.say, timeout)
 
     def record(self, service: str, changes: list[Change]) -> None:
         """A revision for every container a deploy created or recreated."""

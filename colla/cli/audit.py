@@ -14,10 +14,9 @@ from colla.cli.console import out
 from colla.cli.deploy import pinned
 from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy import deployment
-from colla.deploy.apply import LABEL_TASK
 from colla.deploy.audit import Inspected
 from colla.deploy.audit import audit as audit_rows
-from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, NodeSpecs
+from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_TASK, NodeSpecs
 from colla.engine import Engine, Grants
 from colla.errors import CollaError
 from colla.site import load_site

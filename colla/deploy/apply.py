@@ -14,16 +14,21 @@ from colla.deploy.nodefiles import own_directory
 from colla.deploy.nodes import in_parallel, raise_for_nodes
 from colla.deploy.plan import Action, Change, Plan
 from colla.deploy.services import ServiceCatalog
-from colla.deploy.specs import LABEL_MANAGED, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
+from colla.deploy.specs import (
+    CONFIG_MOUNT,
+    LABEL_MANAGED,
+    ContainerSpec,
+    NodeSpecs,
+    RenderedFile,
+    TaskSpec,
+)
+from colla.deploy.tasks import run_task, wait_healthy
 from colla.engine import ContainerRequest, Engine
 from colla.engine.transfer import FileEntry
 from colla.errors import CollaError, DeployFailed
 from colla.ordered import run_in_order
 
 Say = Callable[[str], None]
-CONFIG_MOUNT = "/var/lib/colla/config"
-LOG_TAIL = 15
-LABEL_TASK = "colla.task"
 
 
 @dataclass(frozen=True)
@@ -58,21 +63,6 @@ def container_request(spec: ContainerSpec) -> ContainerRequest:
         ipc_mode=p.ipc_mode,
         init=p.init,
         log_limits=(spec.log.max_size, spec.log.max_file),
-    )
-
-
-TASK_PREFIX = "colla-task-"  # a task's container: this, then the task's name
-
-
-def task_request(task: TaskSpec) -> ContainerRequest:
-    """The engine request of a one-shot bootstrap container."""
-    return ContainerRequest(
-        name=TASK_PREFIX + task.name,
-        image=task.image_id,
-        labels={LABEL_TASK: task.name},
-        volumes=dict(task.volumes),
-        binds={task.config_dir: f"{CONFIG_MOUNT}:ro"},
-        restart=None,
     )
 
 
@@ -240,7 +230,7 @@ class Applier:
             for node, specs in self.nodes.items():
                 for task in specs.tasks.get(service, ()):
                     try:
-                        self.run_task(node, task)
+                        self._run_task(node, task)
                     except CollaError as e:
                         raise self._failed(node, e) from e
         by_node: dict[str, list[Change]] = {}
@@ -252,7 +242,7 @@ class Applier:
             for change in by_node[node]:
                 self._change(change)
             for change in by_node[node]:
-                self.wait_healthy(node, change.name)
+                wait_healthy(self.engines[node], node, change.name, self.options.health_timeout)
 
         _, errors = in_parallel(by_node, one)
         if errors:
@@ -261,7 +251,7 @@ class Applier:
             for node, specs in self.nodes.items():
                 for task in specs.post.get(service, ()):
                     try:
-                        self.run_task(node, task)
+                        self._run_task(node, task)
                     except CollaError as e:
                         raise self._failed(node, e) from e
         self.say(f"{service}: ready ({time.monotonic() - started:.1f} s)")
@@ -299,45 +289,10 @@ class Applier:
         )
         return DeployFailed(named + already, error.details)
 
-    def run_task(self, node: str, task: TaskSpec) -> None:
-        """Run a one-shot task; DeployFailed with its last lines when it fails."""
-        self.say(f"{node}/{task.name}: running bootstrap step")
-        started = time.monotonic()
-        code, output = self.engines[node].run_to_completion(task_request(task))
-        if code != 0:
-            raise DeployFailed(
-                f"bootstrap step {task.name} on {node} failed with exit code {code}",
-                _tail(output),
-            )
-        self.say(f"{node}/{task.name}: done ({time.monotonic() - started:.1f} s)")
+    def _run_task(self, node: str, task: TaskSpec) -> None:
+        run_task(self.engines[node], node, task, self.say)
         self._did(node, f"ran {task.name}")
-
-    def wait_healthy(self, node: str, name: str) -> None:
-        """Wait until the container reports healthy; fail fast when it dies."""
-        engine = self.engines[node]
-        deadline = time.monotonic() + self.options.health_timeout
-        while True:
-            info = engine.container(name)
-            if info is None:
-                raise DeployFailed(f"{node}/{name} disappeared while starting")
-            if info.state == "running" and info.health in ("healthy", None):
-                return
-            failed = info.state in ("exited", "dead") or info.health == "unhealthy"
-            if failed or info.state == "restarting" or time.monotonic() > deadline:
-                if failed or info.state == "restarting":
-                    reason = f"is {info.health or info.state} (exit code {info.exit_code})"
-                else:
-                    reason = f"not healthy after {self.options.health_timeout} s"
-                raise DeployFailed(
-                    f"{node}/{name} {reason}; its last log lines:",
-                    _tail(engine.logs(name, tail=LOG_TAIL)),
-                )
-            time.sleep(1)
 
 
 def _acts(changes: list[Change]) -> bool:
     return any(c.action is not Action.NOOP for c in changes)
-
-
-def _tail(output: str) -> tuple[str, ...]:
-    return tuple(output.rstrip().splitlines()[-LOG_TAIL:])

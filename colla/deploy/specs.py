@@ -21,6 +21,10 @@ LABEL_SERVICE = "colla.service"
 LABEL_NODE = "colla.node"
 LABEL_HASH = "colla.spec-hash"
 LABEL_SPEC = "colla.spec"
+LABEL_TASK = "colla.task"  # on a one-shot task's container: the task's name
+TASK_PREFIX = "colla-task-"  # a task's container: this, then the task's name
+# Where a container reads its rendered config directory (bound read-only).
+CONFIG_MOUNT = "/var/lib/colla/config"
 
 
 def digest(text: str | bytes) -> str:

@@ -8,9 +8,8 @@ from typing import Any
 
 import yaml
 
-from colla.deploy.apply import CONFIG_MOUNT, LABEL_TASK
 from colla.deploy.services import ServiceCatalog
-from colla.deploy.specs import ContainerSpec, NodeSpecs, TaskSpec
+from colla.deploy.specs import CONFIG_MOUNT, LABEL_TASK, ContainerSpec, NodeSpecs, TaskSpec
 from colla.errors import BadInput
 from colla.export.output import OutFile
 

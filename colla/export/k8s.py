@@ -15,10 +15,9 @@ from typing import Any
 
 import yaml
 
-from colla.deploy.apply import CONFIG_MOUNT
 from colla.deploy.desired import Topology
 from colla.deploy.services import ContainerDef, ServiceCatalog
-from colla.deploy.specs import ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
+from colla.deploy.specs import CONFIG_MOUNT, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from colla.errors import BadInput
 from colla.export.output import OutFile
 

@@ -15,8 +15,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from colla.deploy import nodefiles
-from colla.deploy.apply import TASK_PREFIX
-from colla.deploy.specs import LABEL_HASH, ContainerSpec, spec_from_dict, task_from_dict
+from colla.deploy.specs import (
+    LABEL_HASH,
+    TASK_PREFIX,
+    ContainerSpec,
+    spec_from_dict,
+    task_from_dict,
+)
 from colla.errors import CollaError
 from colla.history.store import Operation
 from colla.upgrade import haproxy

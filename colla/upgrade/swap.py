@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from colla.deploy import nodefiles
-from colla.deploy.apply import Applier, container_request, task_request
+from colla.deploy.apply import container_request
 from colla.deploy.specs import (
     ContainerSpec,
     TaskSpec,
@@ -19,6 +19,7 @@ from colla.deploy.specs import (
     spec_to_dict,
     task_from_dict,
 )
+from colla.deploy.tasks import run_task, task_request, wait_healthy
 from colla.engine import Engine
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, Operation
@@ -111,15 +112,15 @@ class Swapper:
         self,
         engines: Mapping[str, Engine],
         history: History,
-        applier: Applier,
         check: Check,
         say: Say,
+        health_timeout: int = 300,
     ) -> None:
         self.engines = engines
         self.history = history
-        self.applier = applier
         self.check = check
         self.say = say
+        self.health_timeout = health_timeout
 
     def _step(self, op: int, step: str, data: dict[str, Any] | None = None) -> None:
         self.history.step(op, step, data)
@@ -138,7 +139,7 @@ class Swapper:
 
     def wait_healthy(self, node: str, name: str) -> None:
         """Until the container on ``node`` reports healthy."""
-        self.applier.wait_healthy(node, name)
+        wait_healthy(self.engine(node), node, name, self.health_timeout)
 
     def engine(self, node: str) -> Engine:
         """The engine of ``node``; CollaError when this run cannot reach it."""
@@ -158,7 +159,7 @@ class Swapper:
             engine.create_container(request)
             engine.start(request.name)
             os.kill(os.getpid(), signal.SIGKILL)
-        self.applier.run_task(task.node, task)
+        run_task(engine, task.node, task, self.say)
 
     def run(self, plan: SwapPlan) -> list[int]:
         """Swap; on failure revert and raise DeployFailed. Returns the new revision IDs."""
@@ -217,7 +218,7 @@ class Swapper:
             self._start_new(spec, spec.name + NEXT_SUFFIX)
         self._step(op, "verify")
         for spec in plan.new:
-            self.applier.wait_healthy(spec.node, spec.name + NEXT_SUFFIX)
+            self.wait_healthy(spec.node, spec.name + NEXT_SUFFIX)
         self.check(plan.service)
         self._step(op, "switch")
         for backend, old, new in plan.haproxy:
@@ -255,7 +256,7 @@ class Swapper:
             engine.start(spec.name)
         self._step(op, "verify")
         for spec in plan.new:
-            self.applier.wait_healthy(spec.node, spec.name)
+            self.wait_healthy(spec.node, spec.name)
         self.check(plan.service)
 
     def _keep_old(self, spec: ContainerSpec, timeout: int = 20) -> None:

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from colla.cli.app import run
-from colla.deploy.apply import LABEL_TASK
-from colla.deploy.specs import LABEL_MANAGED
+from colla.deploy.specs import LABEL_MANAGED, LABEL_TASK
 from colla.engine import Engine
 from colla.lock import LOCK_FILE
 from tests.e2e.conftest import BIN, engine_state, killed_at, openstack

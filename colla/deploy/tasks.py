@@ -1,0 +1,68 @@
+"""One-shot task containers and health waits on one node's engine.
+
+A deploy (the applier) and a swap (upgrade, rollback, recovery) both run bootstrap
+steps and wait for containers to turn healthy; neither owns the other, so both use these.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from colla.deploy.specs import CONFIG_MOUNT, LABEL_TASK, TASK_PREFIX, TaskSpec
+from colla.engine import ContainerRequest, Engine
+from colla.errors import DeployFailed
+
+LOG_TAIL = 15
+
+
+def task_request(task: TaskSpec) -> ContainerRequest:
+    """The engine request of a one-shot bootstrap container."""
+    return ContainerRequest(
+        name=TASK_PREFIX + task.name,
+        image=task.image_id,
+        labels={LABEL_TASK: task.name},
+        volumes=dict(task.volumes),
+        binds={task.config_dir: f"{CONFIG_MOUNT}:ro"},
+        restart=None,
+    )
+
+
+def run_task(engine: Engine, node: str, task: TaskSpec, say: Callable[[str], None]) -> None:
+    """Run a one-shot task on ``node``; DeployFailed with its last lines when it fails."""
+    say(f"{node}/{task.name}: running bootstrap step")
+    started = time.monotonic()
+    code, output = engine.run_to_completion(task_request(task))
+    if code != 0:
+        raise DeployFailed(
+            f"bootstrap step {task.name} on {node} failed with exit code {code}",
+            _tail(output),
+        )
+    say(f"{node}/{task.name}: done ({time.monotonic() - started:.1f} s)")
+
+
+def wait_healthy(engine: Engine, node: str, name: str, timeout: int) -> None:
+    """Wait until the container reports healthy; fail fast when it dies."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = engine.container(name)
+        if info is None:
+            raise DeployFailed(f"{node}/{name} disappeared while starting")
+        if info.state == "running" and info.health in ("healthy", None):
+            return
+        failed = info.state in ("exited", "dead") or info.health == "unhealthy"
+        if failed or info.state == "restarting" or time.monotonic() > deadline:
+            if failed or info.state == "restarting":
+                reason = f"is {info.health or info.state} (exit code {info.exit_code})"
+            else:
+                reason = f"not healthy after {timeout} s"
+            raise DeployFailed(
+                f"{node}/{name} {reason}; its last log lines:",
+                _tail(engine.logs(name, tail=LOG_TAIL)),
+            )
+        time.sleep(1)
+
+
+def _tail(output: str) -> tuple[str, ...]:
+    """The last lines of a container's output, for an error's details."""
+    return tuple(output.rstrip().splitlines()[-LOG_TAIL:])
