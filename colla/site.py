@@ -12,8 +12,9 @@ from functools import cached_property
 from pathlib import Path
 
 from colla.deploy.desired import Topology, enabled_services
-from colla.deploy.prechecks import check_dependencies, topology
+from colla.deploy.prechecks import check_dependencies
 from colla.deploy.services import ServiceCatalog, load_services
+from colla.deploy.topology import topology
 from colla.project import Project, load_project
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from colla.deploy.nodefiles import own_directory
+from colla.deploy.nodefiles import write_config_dir
 from colla.deploy.nodes import in_parallel, raise_for_nodes
 from colla.deploy.plan import Action, Change, Plan
 from colla.deploy.services import ServiceCatalog
@@ -19,7 +17,6 @@ from colla.deploy.specs import (
     LABEL_MANAGED,
     ContainerSpec,
     NodeSpecs,
-    RenderedFile,
     TaskSpec,
 )
 from colla.deploy.tasks import run_task, wait_healthy
@@ -64,56 +61,6 @@ def container_request(spec: ContainerSpec) -> ContainerRequest:
         init=p.init,
         log_limits=(spec.log.max_size, spec.log.max_file),
     )
-
-
-def write_config_dir(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
-    """Make ``directory`` hold exactly ``files`` (0770 dir, 0660 files); True if it changed.
-
-    Unchanged files are not touched, so a no-change deploy writes nothing. Each file is
-    replaced atomically: a crash, a full disk or a read-only directory leaves the old or
-    the new file, never half of one. Nothing is written through a symbolic link.
-    """
-    own_directory(directory)
-    try:
-        return _write_files(directory, files)
-    except OSError as e:
-        where = e.filename or directory
-        raise CollaError(f"{where}: cannot write a container's config: {e.strerror}") from None
-
-
-def _write_files(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
-    changed = False
-    directory.mkdir(parents=True, exist_ok=True)
-    if directory.stat().st_mode & 0o777 != 0o770:
-        directory.chmod(0o770)
-    wanted = {f.name: f.content.encode() for f in files}
-    for name, content in sorted(wanted.items()):
-        path = directory / name
-        try:
-            if path.read_bytes() == content and path.stat().st_mode & 0o777 == 0o660:
-                continue
-        except FileNotFoundError:
-            pass
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(content)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o660)
-            os.replace(tmp, path)
-        except OSError as e:
-            # The temporary file's name means nothing to the operator; the file's does.
-            raise OSError(e.errno, e.strerror, str(path)) from None
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        changed = True
-    for stale in directory.iterdir():
-        if stale.is_file() and stale.name not in wanted and not stale.name.startswith("."):
-            stale.unlink()
-            changed = True
-    return changed
 
 
 class Applier:

@@ -15,10 +15,10 @@ from colla.deploy.prechecks import (
     check_host_resources,
     check_ports,
     check_single_hosts,
-    is_local,
 )
 from colla.deploy.services import ServiceCatalog
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, NodeSpecs
+from colla.deploy.topology import is_local
 from colla.engine import Engine
 from colla.errors import CollaError, ExitStatus
 from colla.project import Project

@@ -25,7 +25,7 @@ from colla.deploy.specs import (
 )
 from colla.deploy.templates import REGION as REGION
 from colla.deploy.templates import ServiceRenderer
-from colla.deploy.templates import Topology as Topology
+from colla.deploy.topology import Topology as Topology
 from colla.deploy.waits import Reach, with_waits
 from colla.errors import BadInput
 from colla.project import Project

@@ -3,16 +3,18 @@ machine through its engine (a helper container from an image the node has)."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import stat
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from colla.deploy.specs import NodeSpecs, TaskSpec
+from colla.deploy.specs import NodeSpecs, RenderedFile, TaskSpec
 from colla.engine import Engine
 from colla.engine.transfer import FileEntry
-from colla.errors import BadInput, EngineError
+from colla.errors import BadInput, CollaError, EngineError
 
 SNAPSHOT_SUFFIX = ".colla-old"
 HELPER_MOUNT = "/colla-parent"
@@ -49,15 +51,62 @@ def check_own_directories(nodes: Iterable[NodeSpecs]) -> None:
             own_directory(Path(spec.config_dir))
 
 
+def write_config_dir(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
+    """Make ``directory`` hold exactly ``files`` (0770 dir, 0660 files); True if it changed.
+
+    Unchanged files are not touched, so a no-change deploy writes nothing. Each file is
+    replaced atomically: a crash, a full disk or a read-only directory leaves the old or
+    the new file, never half of one. Nothing is written through a symbolic link.
+    """
+    own_directory(directory)
+    try:
+        return _write_files(directory, files)
+    except OSError as e:
+        where = e.filename or directory
+        raise CollaError(f"{where}: cannot write a container's config: {e.strerror}") from None
+
+
+def _write_files(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
+    changed = False
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o777 != 0o770:
+        directory.chmod(0o770)
+    wanted = {f.name: f.content.encode() for f in files}
+    for name, content in sorted(wanted.items()):
+        path = directory / name
+        try:
+            if path.read_bytes() == content and path.stat().st_mode & 0o777 == 0o660:
+                continue
+        except FileNotFoundError:
+            pass
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(content)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o660)
+            os.replace(tmp, path)
+        except OSError as e:
+            # The temporary file's name means nothing to the operator; the file's does.
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        changed = True
+    for stale in directory.iterdir():
+        if stale.is_file() and stale.name not in wanted and not stale.name.startswith("."):
+            stale.unlink()
+            changed = True
+    return changed
+
+
 def write_config(engine: Engine, spec: TaskSpec) -> None:
     """Write ``spec``'s config directory on the node of ``engine``."""
     if engine.remote:
         entries = [FileEntry(f.name, f.content.encode(), 0o660) for f in spec.files]
         engine.write_directory(spec.config_dir, entries, spec.image_id)
         return
-    # Imported here: apply imports this module's callers, not the other way round.
-    from colla.deploy.apply import write_config_dir
-
     write_config_dir(Path(spec.config_dir), spec.files)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -17,25 +16,11 @@ from colla.deploy.escape import FILTERS, ini, url
 from colla.deploy.overrides import sources
 from colla.deploy.services import ALT_PORT_OFFSET, FileDef, ServiceCatalog, ServiceDef, TaskDef
 from colla.deploy.specs import RenderedFile, digest, secret_digest
+from colla.deploy.topology import Topology
 from colla.errors import BadInput
 from colla.project import Project
 
 REGION = "RegionOne"
-
-
-@dataclass(frozen=True)
-class Topology:
-    """Where things are: each node's API address and the address clients use, plus
-    what prechecks found out about the hosts (tunnel addresses, the virt type)."""
-
-    api_address: Mapping[str, str]
-    internal_address: str
-    database_address: str
-    # Each node's address for tenant (vxlan) traffic; a missing node uses its API address.
-    tunnel_address: Mapping[str, str] = field(default_factory=dict)
-    virt_type: str = "kvm"
-    # "iptables" where the kernel filters bridged traffic (br_netfilter), else "noop".
-    firewall_driver: str = "iptables"
 
 
 class _Reads(Mapping[str, str]):
