@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -14,16 +14,16 @@ from rich.table import Table
 from colla import site as site_module
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
-from colla.deploy.plan import Observed, diff_reasons
 from colla.deploy.specs import LABEL_MANAGED
-from colla.engine import Engine
 from colla.errors import BadInput, CollaError, EngineError
-from colla.history.pins import current_revisions, open_history
+from colla.history.pins import open_history
+from colla.history.prune import prunable, unneeded_images
 from colla.lock import command_line
 from colla.session import session
 from colla.site import Site
 from colla.upgrade.operations import rollback_plan, upgrade_plan
-from colla.upgrade.swap import SwapPlan, recover
+from colla.upgrade.preview import SwapPreview, already_applied, preview
+from colla.upgrade.swap import recover
 
 
 def _say_from(started: float) -> Callable[[str], None]:
@@ -33,29 +33,14 @@ def _say_from(started: float) -> Callable[[str], None]:
     return say
 
 
-def _print_swap(plan: SwapPlan, engines: Mapping[str, Engine]) -> None:
-    table = Table(title=f"{plan.kind} of {plan.service}")
+def _print_swap(shown: SwapPreview) -> None:
+    table = Table(title=f"{shown.kind} of {shown.service}")
     for column in ("node", "container", "from", "to", "changes"):
         table.add_column(column)
-    for spec in sorted(plan.new, key=lambda s: (s.node, s.name)):
-        current = engines[spec.node].container(spec.name)
-        observed = None
-        if current is not None:
-            observed = Observed(current.name, spec.node, current.state, current.labels)
-        reasons = diff_reasons(spec, observed) if observed else ["new"]
-        table.add_row(
-            spec.node,
-            spec.name,
-            current.image_id[7:19] if current else "-",
-            f"{spec.image} ({spec.image_id[7:19]})",
-            escape("; ".join(reasons)),
-        )
+    for row in shown.rows:
+        table.add_row(row.node, row.container, row.running, row.new, escape("; ".join(row.reasons)))
     out.print(table)
-    steps = ["backup"] if plan.backup else []
-    steps += [t.name for t in plan.migrate]
-    if plan.restore_before_start:
-        steps.append(f"restore {plan.restore_before_start.name}")
-    out.print("steps: " + ", ".join(steps))
+    out.print("steps: " + ", ".join(shown.steps))
 
 
 def upgrade(
@@ -83,15 +68,10 @@ def upgrade(
                 current.limit,
                 current.engines,
             )
-            running = {
-                (node, c.name): c.labels.get("colla.spec-hash")
-                for node, engine in current.engines.items()
-                for c in engine.containers(f"{LABEL_MANAGED}=true")
-            }
-            if all(running.get((s.node, s.name)) == s.spec_hash for s in plan.new):
+            if already_applied(plan, current.engines):
                 out.print(f"{name}: already at {tag}")
                 continue
-            _print_swap(plan, current.engines)
+            _print_swap(preview(plan, current.engines))
             revisions = current.swapper().run(plan)
             out.print(f"{name}: upgraded to {tag} (revision {', '.join(map(str, revisions))})")
     out.print(f"done in {time.monotonic() - started:.1f} s")
@@ -124,7 +104,7 @@ def rollback(
             current.limit,
             current.engines,
         )
-        _print_swap(plan, current.engines)
+        _print_swap(preview(plan, current.engines))
         if dump is not None:
             warning = (
                 f"the database of {service} goes back to the dump taken before revision "
@@ -201,20 +181,11 @@ def prune(
     say = _say_from(time.monotonic())
     with session(config_dir, say, inventory) as current:
         revisions = current.history.revisions()
-        by_container: dict[tuple[str, str], list[int]] = {}
-        for r in revisions:
-            by_container.setdefault((r.node, r.container), []).append(r.id)
-        running = {
-            r.id
-            for svc in {r.service for r in revisions}
-            for r in current_revisions(current.history, svc).values()
-        }
-        doomed = [i for ids in by_container.values() for i in ids[:-keep] if i not in running]
+        doomed = prunable(revisions, keep)
         current.history.delete_revisions(doomed)
-        kept = {r.image_id for r in current.history.revisions()}
-        in_use = {c.image_id for c in current.engine.containers(f"{LABEL_MANAGED}=true")}
+        in_use = [c.image_id for c in current.engine.containers(f"{LABEL_MANAGED}=true")]
         removed = 0
-        for image_id in sorted({r.image_id for r in revisions} - kept - in_use):
+        for image_id in unneeded_images(revisions, current.history.revisions(), in_use):
             if current.engine.image(image_id) is None:
                 continue
             try:
