@@ -15,7 +15,7 @@ from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Change
 from colla.engine import Engine
 from colla.history.pins import open_history
-from colla.history.store import History
+from colla.history.store import History, RevisionStatus
 from colla.lock import command_line, locked
 from colla.project import Project
 from colla.site import Site
@@ -62,7 +62,7 @@ class Session:
                 self.history,
                 change.spec,
                 operation="deploy",
-                status="healthy",
+                status=RevisionStatus.HEALTHY,
                 command=command_line(),
             )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from colla.deploy.deployment import DesiredOptions
 from colla.deploy.services import ALT_PORT_OFFSET
-from colla.history.store import History, Revision
+from colla.history.store import History, Revision, RevisionStatus
 from colla.project import Project
 
 
@@ -29,7 +29,7 @@ def current_revisions(
     """The latest healthy revision of each (node, container) (of one service)."""
     found: dict[tuple[str, str], Revision] = {}
     for revision in history.revisions(service):
-        if revision.status == "healthy":
+        if revision.status == RevisionStatus.HEALTHY:
             found[(revision.node, revision.container)] = revision
     return found
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from colla.history.store import Revision
+from colla.history.store import Revision, RevisionStatus
 
 
 def prunable(revisions: Sequence[Revision], keep: int) -> list[int]:
@@ -17,7 +17,7 @@ def prunable(revisions: Sequence[Revision], keep: int) -> list[int]:
     running: dict[tuple[str, str, str], int] = {}
     for r in revisions:
         by_container.setdefault((r.node, r.container), []).append(r.id)
-        if r.status == "healthy":
+        if r.status == RevisionStatus.HEALTHY:
             running[(r.service, r.node, r.container)] = r.id
     kept = set(running.values())
     return [i for ids in by_container.values() for i in ids[:-keep] if i not in kept]

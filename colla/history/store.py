@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,22 @@ def _check_is_history(path: Path) -> None:
 def now() -> str:
     """A UTC timestamp, to the second."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RevisionStatus(StrEnum):
+    """A revision's status: the values stored in the ``status`` column."""
+
+    PENDING = "pending"  # its operation has not finished
+    HEALTHY = "healthy"  # it ran healthy (deployed, or its swap was committed)
+    ROLLED_BACK = "rolled_back"  # its swap failed and the previous version is back
+
+
+class OperationState(StrEnum):
+    """An operation's state: the values stored in the ``state`` column."""
+
+    RUNNING = "running"  # unfinished: ``colla recover`` completes or reverts it
+    DONE = "done"
+    REVERTED = "reverted"
 
 
 @dataclass(frozen=True)
@@ -221,7 +238,7 @@ class History:
             cursor = db.execute(f"INSERT INTO revisions ({columns}) VALUES ({marks})", row)
             return int(cursor.lastrowid or 0)
 
-    def set_status(self, revision: int, status: str, note: str = "") -> None:
+    def set_status(self, revision: int, status: RevisionStatus, note: str = "") -> None:
         """Mark a revision healthy, failed or rolled back."""
         with self._tx() as db:
             db.execute(
@@ -262,8 +279,16 @@ class History:
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT INTO operations (kind, service, state, step, data, pid, started_at, "
-                "updated_at) VALUES (?, ?, 'running', 'planned', ?, ?, ?, ?)",
-                (kind, service, json.dumps(data, sort_keys=True), os.getpid(), stamp, stamp),
+                "updated_at) VALUES (?, ?, ?, 'planned', ?, ?, ?, ?)",
+                (
+                    kind,
+                    service,
+                    OperationState.RUNNING,
+                    json.dumps(data, sort_keys=True),
+                    os.getpid(),
+                    stamp,
+                    stamp,
+                ),
             )
             operation = int(cursor.lastrowid or 0)
             db.execute(
@@ -291,7 +316,7 @@ class History:
                 (operation, step, stamp),
             )
 
-    def finish_operation(self, operation: int, state: str) -> None:
+    def finish_operation(self, operation: int, state: OperationState) -> None:
         """Close an operation as ``done`` or ``reverted``."""
         self.step(operation, state)
         with self._tx() as db:
@@ -300,7 +325,7 @@ class History:
     def unfinished(self) -> list[Operation]:
         """Operations that never reached done or reverted."""
         rows = self._db.execute(
-            "SELECT * FROM operations WHERE state = 'running' ORDER BY id"
+            "SELECT * FROM operations WHERE state = ? ORDER BY id", (OperationState.RUNNING,)
         ).fetchall()
         return [_operation(r) for r in rows]
 

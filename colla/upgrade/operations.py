@@ -13,7 +13,7 @@ from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_di
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError
 from colla.history.pins import current_revisions, history_options
-from colla.history.store import History, Revision
+from colla.history.store import History, Revision, RevisionStatus
 from colla.site import Site
 from colla.upgrade.swap import SwapPlan, record_revision
 
@@ -188,7 +188,7 @@ def rollback_plan(
                 if r.container == container
                 and r.node == node
                 and r.id < present.id
-                and r.status == "healthy"
+                and r.status == RevisionStatus.HEALTHY
                 and r.spec_hash != present.spec_hash
             ]
             if not older:
@@ -205,7 +205,10 @@ def rollback_plan(
     undone = [
         r
         for r in revisions
-        if r.id > min(t.id for t in targets) and r.status == "healthy" and r.migrated and r.backup
+        if r.id > min(t.id for t in targets)
+        and r.status == RevisionStatus.HEALTHY
+        and r.migrated
+        and r.backup
     ]
     dump = undone[0] if undone else None
     backup = restore = restore_old = None
@@ -271,7 +274,7 @@ def adopt_running(
             history,
             spec,
             operation="deploy",
-            status="healthy",
+            status=RevisionStatus.HEALTHY,
             note="adopted: running before history recorded it",
             command=command,
         )

@@ -12,27 +12,21 @@ leaves the others on the old version instead of on neither.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from colla.deploy import nodefiles
-from colla.deploy.specs import (
-    LABEL_HASH,
-    TASK_PREFIX,
-    ContainerSpec,
-    spec_from_dict,
-    task_from_dict,
-)
+from colla.deploy.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
 from colla.errors import CollaError
-from colla.history.store import Operation
+from colla.history.store import Operation, OperationState, RevisionStatus
 from colla.upgrade import haproxy
+from colla.upgrade.journal import Journal, Step
 
 if TYPE_CHECKING:
     from colla.upgrade.swap import Swapper
 
 OLD_SUFFIX = "-colla-old"
 NEXT_SUFFIX = "-colla-next"
-RESTORED = "restored"  # journal key: the dump was restored by this revert
-REVERTED_STEP = "revert"
 
 
 def _each_node(
@@ -54,9 +48,9 @@ def _each_node(
 def revert(swapper: Swapper, op: Operation) -> None:
     """Put the old version back; CollaError naming the nodes it could not reach (the
     operation then stays unfinished, for ``colla recover`` to finish)."""
-    data: dict[str, Any] = dict(op.data)
-    new = [spec_from_dict(d) for d in data["new"]]
-    tasks: list[list[str]] = data.get("tasks", [])
+    journal = Journal.from_dict(op.data)
+    new = list(journal.new)
+    tasks = journal.tasks
 
     def stop_tasks_and_new(node: str, specs: list[ContainerSpec]) -> None:
         engine = swapper.engine(node)
@@ -80,11 +74,11 @@ def revert(swapper: Swapper, op: Operation) -> None:
                 swapper.engine(task_node).remove_container(TASK_PREFIX + task)
             except CollaError as e:
                 failed[task_node] = str(e)
-    if data.get("db_changed") and data.get("restore") and not data.get(RESTORED):
+    if journal.db_changed and journal.restore is not None and not journal.restored:
         swapper.say("restoring the database from the dump taken before")
-        swapper.run_task(task_from_dict(data["restore"]), "restore")
-        data[RESTORED] = True
-        swapper.history.step(op.id, REVERTED_STEP, data)
+        swapper.run_task(journal.restore, Step.RESTORE)
+        journal = replace(journal, restored=True)
+        swapper.history.step(op.id, Step.REVERT, journal.to_dict())
 
     def bring_back_old(node: str, specs: list[ContainerSpec]) -> None:
         engine = swapper.engine(node)
@@ -103,7 +97,7 @@ def revert(swapper: Swapper, op: Operation) -> None:
     # Behind HAProxy the old servers were drained for the switch: they serve again (a
     # server whose container is not back is marked down by HAProxy's own check).
     try:
-        for backend, old, _ in data.get("haproxy", []):
+        for backend, old, _ in journal.haproxy:
             for server in old:
                 haproxy.set_state(backend, server, "ready")
     except CollaError as e:
@@ -114,8 +108,8 @@ def revert(swapper: Swapper, op: Operation) -> None:
             f"the {op.kind} of {op.service} is reverted except on {where}; "
             "run `colla recover` once those nodes answer"
         )
-    for revision in data.get("revisions", []):
+    for revision in journal.revisions:
         swapper.history.set_status(
-            revision, "rolled_back", "failed; the previous version was restored"
+            revision, RevisionStatus.ROLLED_BACK, "failed; the previous version was restored"
         )
-    swapper.history.finish_operation(op.id, "reverted")
+    swapper.history.finish_operation(op.id, OperationState.REVERTED)

@@ -7,23 +7,18 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from colla.deploy import nodefiles
 from colla.deploy.apply import container_request
-from colla.deploy.specs import (
-    ContainerSpec,
-    TaskSpec,
-    spec_from_dict,
-    spec_to_dict,
-    task_from_dict,
-)
+from colla.deploy.specs import ContainerSpec, TaskSpec, spec_to_dict
 from colla.deploy.tasks import run_task, task_request, wait_healthy
 from colla.engine import Engine
 from colla.errors import CollaError, DeployFailed
-from colla.history.store import History, Operation
+from colla.history.store import History, Operation, OperationState, RevisionStatus
 from colla.upgrade import haproxy
+from colla.upgrade.journal import COMMITTED_STEPS, Journal, Step
 from colla.upgrade.revert import NEXT_SUFFIX, OLD_SUFFIX
 from colla.upgrade.revert import revert as revert_operation
 
@@ -31,8 +26,6 @@ KILL_ENV = "COLLA_KILL_AT"  # tests: SIGKILL colla when it journals this step
 # Tests: SIGKILL colla inside a step, while its task container runs (backup, migrate,
 # restore, contract) or halfway through moving HAProxy's traffic (switch).
 KILL_DURING_ENV = "COLLA_KILL_DURING"
-# Once the new version is verified, an interrupted operation is completed, not reverted.
-COMMITTED_STEPS = ("commit", "contract")
 
 Say = Callable[[str], None]
 Check = Callable[[str], None]
@@ -61,32 +54,30 @@ class SwapPlan:
     # none: their requests in flight are lost either way without a proxy to drain them.
     stop_timeout: int = 20
 
-    def data(self) -> dict[str, Any]:
+    def journal(self) -> Journal:
         """What recovery needs, stored with the operation."""
-        return {
-            "new": [spec_to_dict(s) for s in self.new],
-            "restore": asdict(self.restore) if self.restore else None,
-            "contract": [asdict(t) for t in self.contract],
-            "db_changed": False,
-            "revisions": [],
-            "haproxy": [[backend, list(old), list(new)] for backend, old, new in self.haproxy],
-            # Every task container of the operation, so that recovery can stop the one
-            # still running (a dump, a migration) before it restores anything.
-            "tasks": sorted(
-                {
-                    (t.node, t.name)
-                    for t in (
-                        self.backup,
-                        self.restore,
-                        self.restore_before_start,
-                        self.schema,
-                        *self.migrate,
-                        *self.contract,
-                    )
-                    if t is not None
-                }
+        return Journal(
+            new=self.new,
+            restore=self.restore,
+            contract=self.contract,
+            haproxy=self.haproxy,
+            tasks=tuple(
+                sorted(
+                    {
+                        (t.node, t.name)
+                        for t in (
+                            self.backup,
+                            self.restore,
+                            self.restore_before_start,
+                            self.schema,
+                            *self.migrate,
+                            *self.contract,
+                        )
+                        if t is not None
+                    }
+                )
             ),
-        }
+        )
 
 
 def record_revision(history: History, spec: ContainerSpec, **fields: Any) -> int:
@@ -122,8 +113,8 @@ class Swapper:
         self.say = say
         self.health_timeout = health_timeout
 
-    def _step(self, op: int, step: str, data: dict[str, Any] | None = None) -> None:
-        self.history.step(op, step, data)
+    def _step(self, op: int, step: Step, journal: Journal | None = None) -> None:
+        self.history.step(op, step, journal.to_dict() if journal else None)
         self.say(f"{step}")
         if os.environ.get(KILL_ENV) == step:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -148,7 +139,7 @@ class Swapper:
             raise CollaError(f"node {node} is not reachable in this run (see --limit)")
         return engine
 
-    def run_task(self, task: TaskSpec, step: str = "") -> None:
+    def run_task(self, task: TaskSpec, step: Step | None = None) -> None:
         """Write a task's config on its node and run it (``step``: for COLLA_KILL_DURING)."""
         engine = self.engine(task.node)
         nodefiles.write_config(engine, task)
@@ -163,45 +154,45 @@ class Swapper:
 
     def run(self, plan: SwapPlan) -> list[int]:
         """Swap; on failure revert and raise DeployFailed. Returns the new revision IDs."""
-        data = plan.data()
-        op = self.history.start_operation(plan.kind, plan.service, data)
+        journal = plan.journal()
+        op = self.history.start_operation(plan.kind, plan.service, journal.to_dict())
         revisions = [
             record_revision(
                 self.history,
                 spec,
                 operation=plan.kind,
                 operation_id=op,
-                status="pending",
+                status=RevisionStatus.PENDING,
                 backup=plan.backup_name,
                 migrated=bool(plan.migrate or plan.restore_before_start),
                 command=plan.command,
             )
             for spec in plan.new
         ]
-        data["revisions"] = revisions
+        journal = replace(journal, revisions=tuple(revisions))
         try:
-            self._step(op, "backup", data)
+            self._step(op, Step.BACKUP, journal)
             if plan.backup is not None:
-                self.run_task(plan.backup, "backup")
+                self.run_task(plan.backup, Step.BACKUP)
             if plan.migrate:
                 before = self._schema(plan)
-                data["db_changed"] = True
-                self._step(op, "migrate", data)
+                journal = replace(journal, db_changed=True)
+                self._step(op, Step.MIGRATE, journal)
                 for task in plan.migrate:
-                    self.run_task(task, "migrate")
+                    self.run_task(task, Step.MIGRATE)
                 after = self._schema(plan)
                 if before is not None and before == after:
                     # Nothing changed the schema: a rollback needs no restore, and a
                     # revert of this upgrade need not restore either.
                     self.say(f"schema unchanged ({before.strip() or 'no versions'})")
-                    data["db_changed"] = False
-                    self.history.step(op, "migrate", data)
+                    journal = replace(journal, db_changed=False)
+                    self.history.step(op, Step.MIGRATE, journal.to_dict())
                     for revision in revisions:
                         self.history.set_migrated(revision, False)
             if plan.overlap:
                 self._overlap(op, plan)
             else:
-                self._stop_first(op, plan, data)
+                self._stop_first(op, plan, journal)
         except CollaError as e:
             logs = self._logs(plan.new)
             self.say(f"failed: {e}; rolling back")
@@ -213,22 +204,22 @@ class Swapper:
         return revisions
 
     def _overlap(self, op: int, plan: SwapPlan) -> None:
-        self._step(op, "start-new")
+        self._step(op, Step.START_NEW)
         for spec in plan.new:
             self._start_new(spec, spec.name + NEXT_SUFFIX)
-        self._step(op, "verify")
+        self._step(op, Step.VERIFY)
         for spec in plan.new:
             self.wait_healthy(spec.node, spec.name + NEXT_SUFFIX)
         self.check(plan.service)
-        self._step(op, "switch")
+        self._step(op, Step.SWITCH)
         for backend, old, new in plan.haproxy:
             haproxy.wait_for(backend, {name: ("UP", None) for name in new})
             for name in old:
                 haproxy.set_state(backend, name, "drain")
-                if os.environ.get(KILL_DURING_ENV) == "switch":
+                if os.environ.get(KILL_DURING_ENV) == Step.SWITCH:
                     os.kill(os.getpid(), signal.SIGKILL)
             haproxy.wait_for(backend, {name: (None, 0) for name in old})
-        self._step(op, "stop-old")
+        self._step(op, Step.STOP_OLD)
         for spec in plan.new:
             self._keep_old(spec)
             self.engine(spec.node).rename(spec.name + NEXT_SUFFIX, spec.name)
@@ -236,25 +227,24 @@ class Swapper:
             for name in old:
                 haproxy.set_state(backend, name, "ready")
 
-    def _stop_first(self, op: int, plan: SwapPlan, data: dict[str, Any]) -> None:
+    def _stop_first(self, op: int, plan: SwapPlan, journal: Journal) -> None:
         # Everything that can happen before the old version stops does: the gap is then
         # the old container's stop, a rename and the new one's start.
-        self._step(op, "prepare-new")
+        self._step(op, Step.PREPARE_NEW)
         for spec in plan.new:
             self._start_new(spec, spec.name + NEXT_SUFFIX, start=False)
-        self._step(op, "stop-old")
+        self._step(op, Step.STOP_OLD)
         for spec in plan.new:
             self._keep_old(spec, plan.stop_timeout)
         if plan.restore_before_start is not None:
-            data["db_changed"] = True
-            self._step(op, "restore", data)
-            self.run_task(plan.restore_before_start, "restore")
-        self._step(op, "start-new")
+            self._step(op, Step.RESTORE, replace(journal, db_changed=True))
+            self.run_task(plan.restore_before_start, Step.RESTORE)
+        self._step(op, Step.START_NEW)
         for spec in plan.new:
             engine = self.engine(spec.node)
             engine.rename(spec.name + NEXT_SUFFIX, spec.name)
             engine.start(spec.name)
-        self._step(op, "verify")
+        self._step(op, Step.VERIFY)
         for spec in plan.new:
             self.wait_healthy(spec.node, spec.name)
         self.check(plan.service)
@@ -298,24 +288,23 @@ class Swapper:
 
     def complete(self, op: Operation) -> None:
         """Finish a verified swap: drop the old containers, contract, record healthy."""
-        data = op.data
-        self._step(op.id, "commit")
-        for d in data["new"]:
-            spec = spec_from_dict(d)
+        journal = Journal.from_dict(op.data)
+        self._step(op.id, Step.COMMIT)
+        for spec in journal.new:
             engine = self.engine(spec.node)
             engine.remove_container(spec.name + OLD_SUFFIX)
             nodefiles.drop_snapshot(engine, spec)
-        self._step(op.id, "contract")
+        self._step(op.id, Step.CONTRACT)
         note = ""
         try:
-            for task in data.get("contract", []):
-                self.run_task(task_from_dict(task), "contract")
+            for task in journal.contract:
+                self.run_task(task, Step.CONTRACT)
         except CollaError as e:
             # The new version serves; contracting again later is safe.
             note = f"contract failed: {e}"
-        for revision in data.get("revisions", []):
-            self.history.set_status(revision, "healthy", note)
-        self.history.finish_operation(op.id, "done")
+        for revision in journal.revisions:
+            self.history.set_status(revision, RevisionStatus.HEALTHY, note)
+        self.history.finish_operation(op.id, OperationState.DONE)
         if note:
             raise DeployFailed(f"{op.kind} of {op.service} serves, but {note}")
 

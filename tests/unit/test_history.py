@@ -8,7 +8,7 @@ from pathlib import Path
 
 from colla.deploy.specs import spec_from_dict, spec_to_dict
 from colla.history.pins import pinned_tags
-from colla.history.store import History
+from colla.history.store import History, OperationState, RevisionStatus
 from colla.upgrade.swap import record_revision
 from tests.unit.test_plan import spec
 
@@ -34,7 +34,7 @@ def test_revisions_statuses_and_privacy(tmp_path: Path) -> None:
         spec=spec_to_dict(made),
         command="colla upgrade keystone --tag zed-2",
     )
-    history.set_status(first, "healthy")
+    history.set_status(first, RevisionStatus.HEALTHY)
     revision = history.revision(first)
     assert revision is not None and revision.status == "healthy" and revision.finished_at
     assert spec_from_dict(revision.spec) == made
@@ -51,7 +51,7 @@ def test_operations_are_journalled_until_finished(tmp_path: Path) -> None:
     assert [o.id for o in history.unfinished()] == [op]
     found = history.operation(op)
     assert found is not None and found.step == "migrate" and found.data["db_changed"] is True
-    history.finish_operation(op, "reverted")
+    history.finish_operation(op, OperationState.REVERTED)
     assert history.unfinished() == []
     assert history.journal(op) == ["planned", "backup", "migrate", "reverted"]
 

@@ -93,7 +93,7 @@ def _setup(
         haproxy=(("keystone_api", ("keystone-a",), ("keystone-b",)),) if haproxy else (),
     )
     history = History(tmp_path / "history.sqlite")
-    data: dict[str, Any] = {**plan.data(), "db_changed": True}
+    data = replace(plan.journal(), db_changed=True).to_dict()
     op = history.start_operation("upgrade", "keystone", data)
     history.step(op, "start-new", data)
     for s in new:
