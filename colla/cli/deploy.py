@@ -21,6 +21,7 @@ from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check
 from colla.deploy.services import load_services
+from colla.deploy.steps import StepKind
 from colla.engine import Engine
 from colla.history.pins import history_options, open_history
 from colla.lock import locked
@@ -78,8 +79,26 @@ def print_plan(plan: Plan) -> None:
             summary = ", ".join(f"{n} {a}" for a, n in counts.items() if n)
             table.add_row("", f"[dim]{node}: {summary}[/]", end_section=index < len(grouped) - 1)
     out.print(table)
+    print_steps(plan)
     counts = {a: sum(1 for c in plan.changes if c.action is a) for a in Action}
-    out.print(", ".join(f"{n} {a}" for a, n in counts.items() if n) or "nothing deployed")
+    summary = ", ".join(f"{n} {a}" for a, n in counts.items() if n) or "nothing deployed"
+    steps = {k: len(plan.steps_of(k)) for k in StepKind}
+    if plan.steps:
+        summary += "; steps: " + ", ".join(f"{n} {k}" for k, n in steps.items() if n)
+    out.print(summary)
+
+
+def print_steps(plan: Plan) -> None:
+    """The plan's steps beside its containers: volumes, config writes, bootstrap tasks,
+    in the order the applier runs them (a service's tasks run when its turn comes)."""
+    if not plan.steps:
+        return
+    table = Table(title="steps")
+    for column in ("node", "step", "target", "service", "reason"):
+        table.add_column(column)
+    for step in plan.steps:
+        table.add_row(step.node, str(step.kind), step.target, step.service, escape(step.reason))
+    out.print(table)
 
 
 def print_checks(checks: tuple[Check, ...] | list[Check], failed_only: bool = False) -> None:
@@ -161,9 +180,7 @@ def deploy(
             out.print(f"nothing to change ({time.monotonic() - started:.1f} s)")
             return
         options = ApplyOptions(health_timeout=prepared.project.globals.colla_health_timeout)
-        applier = Applier(
-            prepared.engines, prepared.catalog, prepared.nodes, options, say, current.record
-        )
+        applier = Applier(prepared.engines, prepared.catalog, options, say, current.record)
         applier.apply(prepared.plan)
     out.print(f"deployed in {time.monotonic() - started:.1f} s")
 

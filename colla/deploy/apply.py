@@ -6,22 +6,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from colla.deploy.nodefiles import write_config_dir
+from colla.deploy.nodefiles import write_config
 from colla.deploy.nodes import in_parallel, raise_for_nodes
 from colla.deploy.plan import Action, Change, Plan
 from colla.deploy.services import ServiceCatalog
-from colla.deploy.specs import (
-    CONFIG_MOUNT,
-    LABEL_MANAGED,
-    ContainerSpec,
-    NodeSpecs,
-    TaskSpec,
-)
+from colla.deploy.specs import CONFIG_MOUNT, LABEL_MANAGED, ContainerSpec
+from colla.deploy.steps import Step, StepKind
 from colla.deploy.tasks import run_task, wait_healthy
 from colla.engine import ContainerRequest, Engine
-from colla.engine.transfer import FileEntry
 from colla.errors import CollaError, DeployFailed
 from colla.ordered import run_in_order
 
@@ -64,13 +57,13 @@ def container_request(spec: ContainerSpec) -> ContainerRequest:
 
 
 class Applier:
-    """Applies one plan to the engines of its nodes."""
+    """Applies one plan to the engines of its nodes: its changes and its steps, nothing
+    else."""
 
     def __init__(
         self,
         engines: Mapping[str, Engine],
         catalog: ServiceCatalog,
-        nodes: Mapping[str, NodeSpecs],
         options: ApplyOptions,
         say: Say,
         on_ready: Callable[[str, list[Change]], None] | None = None,
@@ -78,7 +71,6 @@ class Applier:
         self.on_ready = on_ready
         self.engines = engines
         self.catalog = catalog
-        self.nodes = nodes
         self.options = options
         self.say = say
         # What was done on each node so far: a failure says it.
@@ -86,7 +78,7 @@ class Applier:
         self._lock = threading.Lock()
 
     def apply(self, plan: Plan) -> None:
-        """Remove, write config, then bring services up level by level.
+        """Remove, write config, create volumes, then bring services up level by level.
 
         Nodes work in parallel: each service's containers are changed on all of its
         nodes at once. A failure names the node and what had been done there.
@@ -95,9 +87,10 @@ class Applier:
             if change.action is Action.REMOVE:
                 self.say(f"{change.node}/{change.name}: removing ({'; '.join(change.reasons)})")
                 self.engines[change.node].remove_container(change.name)
-        bootstrap = plan.services_changed()
-        self._write_configs(plan, bootstrap)
-        self._create_volumes()
+        self._on_nodes("writing config", plan.steps_of(StepKind.CONFIG), self._write)
+        self._on_nodes("creating volumes", plan.steps_of(StepKind.VOLUME), self._volume)
+        bootstrap = {s.service for s in plan.steps_of(StepKind.TASK)}
+        bootstrap |= {s.service for s in plan.steps_of(StepKind.POST)}
         by_service: dict[str, list[Change]] = {}
         for change in plan.changes:
             if change.action is not Action.REMOVE:
@@ -107,7 +100,7 @@ class Applier:
 
         def job(service: str) -> DeployFailed | None:
             try:
-                self._service(service, by_service[service], service in bootstrap)
+                self._service(service, by_service[service], plan)
             except DeployFailed as e:
                 return e
             return None
@@ -123,63 +116,30 @@ class Applier:
         if errors:
             raise errors[0]
 
-    def _write_configs(self, plan: Plan, bootstrap: set[str]) -> None:
-        """Config directories: written here for this machine's nodes; on another machine,
-        through its engine, only for containers to create and tasks to run (so that a
-        no-change deploy writes nothing there either)."""
-        remote: dict[str, list[TaskSpec]] = {}
-        for node, specs in self.nodes.items():
-            engine = self.engines[node]
-            if not engine.remote:
-                for spec in specs.containers:
-                    write_config_dir(Path(spec.config_dir), spec.files)
-                for steps in (*specs.tasks.values(), *specs.post.values()):
-                    for task in steps:
-                        write_config_dir(Path(task.config_dir), task.files)
-                continue
-            todo: list[TaskSpec] = [
-                c.spec
-                for c in plan.changes
-                if c.node == node
-                and c.spec is not None
-                and c.action in (Action.CREATE, Action.RECREATE)
-            ]
-            for tasks in (specs.tasks, specs.post):
-                todo += [t for svc, steps in tasks.items() if svc in bootstrap for t in steps]
-            remote[node] = todo
+    def _on_nodes(self, what: str, steps: list[Step], do: Callable[[Step], None]) -> None:
+        """Run ``steps`` in order on each node, the nodes in parallel."""
+        by_node: dict[str, list[Step]] = {}
+        for step in steps:
+            by_node.setdefault(step.node, []).append(step)
 
-        def write(node: str) -> None:
-            engine = self.engines[node]
-            for spec in remote[node]:
-                entries = [FileEntry(f.name, f.content.encode(), 0o660) for f in spec.files]
-                engine.write_directory(spec.config_dir, entries, spec.image_id)
-
-        _, errors = in_parallel([n for n, todo in remote.items() if todo], write)
-        raise_for_nodes("writing config", {n: self._failed(n, e) for n, e in errors.items()})
-
-    def _create_volumes(self) -> None:
         def one(node: str) -> None:
-            specs = self.nodes[node]
-            engine = self.engines[node]
-            existing = set(engine.all_volumes())
-            wanted = {v for c in specs.containers for v, _ in c.volumes}
-            steps = (*specs.tasks.values(), *specs.post.values())
-            wanted |= {v for tasks in steps for t in tasks for v, _ in t.volumes}
-            for volume in sorted(wanted - existing):
-                engine.create_volume(volume, {LABEL_MANAGED: "true"})
+            for step in by_node[node]:
+                do(step)
 
-        _, errors = in_parallel(self.nodes, one)
-        raise_for_nodes("creating volumes", {n: self._failed(n, e) for n, e in errors.items()})
+        _, errors = in_parallel(by_node, one)
+        raise_for_nodes(what, {n: self._failed(n, e) for n, e in errors.items()})
 
-    def _service(self, service: str, changes: list[Change], bootstrap: bool) -> None:
+    def _write(self, step: Step) -> None:
+        assert step.spec is not None
+        write_config(self.engines[step.node], step.spec)
+
+    def _volume(self, step: Step) -> None:
+        self.engines[step.node].create_volume(step.target, {LABEL_MANAGED: "true"})
+        self._did(step.node, f"created volume {step.target}")
+
+    def _service(self, service: str, changes: list[Change], plan: Plan) -> None:
         started = time.monotonic()
-        if bootstrap:
-            for node, specs in self.nodes.items():
-                for task in specs.tasks.get(service, ()):
-                    try:
-                        self._run_task(node, task)
-                    except CollaError as e:
-                        raise self._failed(node, e) from e
+        self._tasks(plan.steps_of(StepKind.TASK, service))
         by_node: dict[str, list[Change]] = {}
         for change in changes:
             if change.action is not Action.NOOP:
@@ -194,13 +154,7 @@ class Applier:
         _, errors = in_parallel(by_node, one)
         if errors:
             raise_for_nodes(service, {n: self._failed(n, e) for n, e in errors.items()})
-        if bootstrap:
-            for node, specs in self.nodes.items():
-                for task in specs.post.get(service, ()):
-                    try:
-                        self._run_task(node, task)
-                    except CollaError as e:
-                        raise self._failed(node, e) from e
+        self._tasks(plan.steps_of(StepKind.POST, service))
         self.say(f"{service}: ready ({time.monotonic() - started:.1f} s)")
         if self.on_ready is not None:
             self.on_ready(service, changes)
@@ -236,9 +190,15 @@ class Applier:
         )
         return DeployFailed(named + already, error.details)
 
-    def _run_task(self, node: str, task: TaskSpec) -> None:
-        run_task(self.engines[node], node, task, self.say)
-        self._did(node, f"ran {task.name}")
+    def _tasks(self, steps: list[Step]) -> None:
+        """One service's tasks, one after the other in plan order (node by node)."""
+        for step in steps:
+            assert step.spec is not None
+            try:
+                run_task(self.engines[step.node], step.node, step.spec, self.say)
+            except CollaError as e:
+                raise self._failed(step.node, e) from e
+            self._did(step.node, f"ran {step.spec.name}")
 
 
 def _acts(changes: list[Change]) -> bool:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from colla.deploy import nodes as nodes_module
 from colla.deploy.desired import Topology, desired_state
-from colla.deploy.nodefiles import check_own_directories
+from colla.deploy.nodefiles import check_own_directories, config_differs
 from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.prechecks import (
     Check,
@@ -73,9 +74,6 @@ def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str
 
     Each engine is asked once (nodes of this machine share one) and all at once.
     """
-    by_engine: dict[int, str] = {}
-    for node, engine in engines.items():
-        by_engine.setdefault(id(engine), node)
 
     def one(node: str) -> list[Observed]:
         found = []
@@ -94,7 +92,7 @@ def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str
             )
         return found
 
-    results, errors = nodes_module.in_parallel(by_engine.values(), one)
+    results, errors = nodes_module.in_parallel(_one_node_per_engine(engines), one)
     nodes_module.raise_for_nodes("observing containers", errors)
     observed: dict[str, list[Observed]] = {n: [] for n in engines}
     for found in results.values():
@@ -109,6 +107,44 @@ def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str
             if foreign is not None:
                 observed[node].append(Observed(foreign.name, node, foreign.state, foreign.labels))
     return observed
+
+
+def _one_node_per_engine(engines: Mapping[str, Engine]) -> list[str]:
+    """A node for each distinct engine: nodes of this machine share one."""
+    by_engine: dict[int, str] = {}
+    for node, engine in engines.items():
+        by_engine.setdefault(id(engine), node)
+    return list(by_engine.values())
+
+
+def observe_volumes(engines: Mapping[str, Engine]) -> dict[str, frozenset[str]]:
+    """Each node's existing volumes, each engine asked once and all at once."""
+    results, errors = nodes_module.in_parallel(
+        _one_node_per_engine(engines), lambda n: frozenset(engines[n].all_volumes())
+    )
+    nodes_module.raise_for_nodes("listing volumes", errors)
+    by_id = {id(engines[n]): found for n, found in results.items()}
+    return {node: by_id[id(engine)] for node, engine in engines.items()}
+
+
+def drifted_here(
+    engines: Mapping[str, Engine], nodes: Mapping[str, NodeSpecs]
+) -> dict[str, frozenset[str]]:
+    """The config directories of this machine's nodes whose files differ from what colla
+    renders (missing ones included): the plan rewrites them even when no container
+    changes. Another machine's are not read (that costs a container each); colla writes
+    them whenever it touches their container."""
+    drifted: dict[str, frozenset[str]] = {}
+    for node, specs in nodes.items():
+        if node not in engines or engines[node].remote:
+            continue
+        steps = [t for tasks in (specs.tasks, specs.post) for ts in tasks.values() for t in ts]
+        drifted[node] = frozenset(
+            s.config_dir
+            for s in (*specs.containers, *steps)
+            if config_differs(Path(s.config_dir), s.files)
+        )
+    return drifted
 
 
 @dataclass(frozen=True)
@@ -196,7 +232,13 @@ def prepare(
     wanted = desired(site, engine, options, engines)
     project, catalog, topo, nodes = site.project, site.catalog, site.topology, wanted.nodes
     checks = list(wanted.checks)
-    plan = make_plan(nodes, observe(wanted.engines, nodes), set(site.enabled))
+    plan = make_plan(
+        nodes,
+        observe(wanted.engines, nodes),
+        set(site.enabled),
+        observe_volumes(wanted.engines),
+        drifted_here(wanted.engines, nodes),
+    )
     local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
     checks += check_ports(plan, topo.api_address, local)
     checks += nodes_module.check_remote_ports(plan, topo.api_address, wanted.engines)

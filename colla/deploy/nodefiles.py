@@ -66,6 +66,32 @@ def write_config_dir(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
         raise CollaError(f"{where}: cannot write a container's config: {e.strerror}") from None
 
 
+def config_differs(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
+    """Whether :func:`write_config_dir` would change anything in ``directory``: the
+    planner's view of this machine's config directories."""
+    try:
+        if directory.stat().st_mode & 0o777 != 0o770:
+            return True
+        wanted = {f.name: f.content.encode() for f in files}
+        if any(not _same(directory / name, content) for name, content in wanted.items()):
+            return True
+        return any(_stale(entry, wanted) for entry in directory.iterdir())
+    except OSError:
+        # Missing or unreadable: writing it is the way to find out, and to say why.
+        return True
+
+
+def _same(path: Path, content: bytes) -> bool:
+    try:
+        return path.read_bytes() == content and path.stat().st_mode & 0o777 == 0o660
+    except FileNotFoundError:
+        return False
+
+
+def _stale(entry: Path, wanted: dict[str, bytes]) -> bool:
+    return entry.is_file() and entry.name not in wanted and not entry.name.startswith(".")
+
+
 def _write_files(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
     changed = False
     directory.mkdir(parents=True, exist_ok=True)
@@ -74,11 +100,8 @@ def _write_files(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
     wanted = {f.name: f.content.encode() for f in files}
     for name, content in sorted(wanted.items()):
         path = directory / name
-        try:
-            if path.read_bytes() == content and path.stat().st_mode & 0o777 == 0o660:
-                continue
-        except FileNotFoundError:
-            pass
+        if _same(path, content):
+            continue
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -95,7 +118,7 @@ def _write_files(directory: Path, files: tuple[RenderedFile, ...]) -> bool:
                 os.unlink(tmp)
         changed = True
     for stale in directory.iterdir():
-        if stale.is_file() and stale.name not in wanted and not stale.name.startswith("."):
+        if _stale(stale, wanted):
             stale.unlink()
             changed = True
     return changed

@@ -21,6 +21,7 @@ from colla.deploy.specs import (
     ContainerSpec,
     NodeSpecs,
 )
+from colla.deploy.steps import Step, StepKind, Touched, config_steps, task_steps, volume_steps
 from colla.errors import BadInput
 
 
@@ -79,9 +80,11 @@ class Change:
 
 @dataclass(frozen=True)
 class Plan:
-    """Every change on every node; a value to print, test and then apply."""
+    """Every change on every node, and every step that goes with them (volumes, config
+    directories, bootstrap tasks); a value to print, test and then apply."""
 
     changes: tuple[Change, ...]
+    steps: tuple[Step, ...] = ()
 
     @property
     def actionable(self) -> list[Change]:
@@ -91,7 +94,11 @@ class Plan:
     @property
     def is_noop(self) -> bool:
         """True when applying would change nothing."""
-        return not self.actionable
+        return not self.actionable and not self.steps
+
+    def steps_of(self, kind: StepKind, service: str | None = None) -> list[Step]:
+        """The steps of one kind (of one service), in plan order."""
+        return [s for s in self.steps if s.kind is kind and service in (None, s.service)]
 
     def by_node(self) -> dict[str, list[Change]]:
         """The changes of each node, nodes in name order, each node's in plan order."""
@@ -102,7 +109,7 @@ class Plan:
 
     def services_changed(self) -> set[str]:
         """Services with a container to create or recreate: their bootstrap runs."""
-        return {c.service for c in self.changes if c.action in (Action.CREATE, Action.RECREATE)}
+        return _services_created(self.changes)
 
 
 def _short(image_id: str) -> str:
@@ -178,8 +185,12 @@ def make_plan(
     desired: Mapping[str, NodeSpecs],
     observed: Mapping[str, Iterable[Observed]],
     enabled: set[str],
+    volumes: Mapping[str, frozenset[str]] | None = None,
+    drifted: Mapping[str, frozenset[str]] | None = None,
 ) -> Plan:
-    """Compare what should run with what runs, node by node."""
+    """Compare what should run with what runs, node by node, and add the steps that go
+    with the changes. ``volumes`` are each node's existing volumes (none when not given);
+    ``drifted`` each node's config directories whose files differ from the specs'."""
     changes: list[Change] = []
     nodes = set(desired)
     for node in sorted(set(desired) | set(observed)):
@@ -219,7 +230,33 @@ def make_plan(
             if current.managed:
                 reason = _removal_reason(current, enabled, nodes)
                 changes.append(Change(Action.REMOVE, node, name, current.service, (reason,)))
-    return Plan(tuple(changes))
+    return Plan(tuple(changes), _steps(desired, changes, volumes or {}, drifted or {}))
+
+
+def _steps(
+    desired: Mapping[str, NodeSpecs],
+    changes: list[Change],
+    volumes: Mapping[str, frozenset[str]],
+    drifted: Mapping[str, frozenset[str]],
+) -> tuple[Step, ...]:
+    starting = (Action.CREATE, Action.RECREATE, Action.START)
+    containers: dict[str, set[str]] = {}
+    for change in changes:
+        if change.action in starting:
+            containers.setdefault(change.node, set()).add(change.name)
+    touched = Touched(
+        {n: frozenset(names) for n, names in containers.items()},
+        frozenset(_services_created(changes)),
+    )
+    return (
+        *volume_steps(desired, volumes),
+        *config_steps(desired, touched, drifted),
+        *task_steps(desired, touched.bootstrap),
+    )
+
+
+def _services_created(changes: Iterable[Change]) -> set[str]:
+    return {c.service for c in changes if c.action in (Action.CREATE, Action.RECREATE)}
 
 
 def observed_from_labels(

@@ -11,7 +11,7 @@ import docker.types
 import pytest
 
 from colla.deploy.apply import Applier, ApplyOptions
-from colla.deploy.plan import Action, Change, Plan
+from colla.deploy.plan import Action, Change, Plan, make_plan
 from colla.deploy.services import load_services
 from colla.deploy.specs import ContainerSpec, NodeSpecs
 from colla.engine import ContainerInfo, ContainerRequest, Engine
@@ -70,12 +70,11 @@ def _memcached(node: str, config_root: Path) -> ContainerSpec:
 
 def _apply(engines: dict[str, FakeEngine], tmp_path: Path) -> None:
     specs = {n: _memcached(n, tmp_path) for n in engines}
-    changes = (Change(Action.CREATE, n, s.name, s.service, ("new",), s) for n, s in specs.items())
     nodes = {n: NodeSpecs(n, (s,), {}) for n, s in specs.items()}
     # The fakes stand in for engines: they have every method the applier calls.
     real = cast(dict[str, Engine], engines)
-    applier = Applier(real, load_services(), nodes, ApplyOptions(health_timeout=10), print)
-    applier.apply(Plan(tuple(changes)))
+    applier = Applier(real, load_services(), ApplyOptions(health_timeout=10), print)
+    applier.apply(make_plan(nodes, {}, {"memcached"}))
 
 
 def test_each_node_gets_its_container_and_remote_config_goes_through_its_engine(

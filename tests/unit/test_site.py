@@ -9,6 +9,7 @@ import pytest
 
 from colla import project as project_module
 from colla import site as site_module
+from colla.cli import console
 from colla.cli.app import run
 from colla.deploy import deployment
 from colla.engine import Engine, ImageInfo
@@ -33,6 +34,9 @@ class ImagesOnly:
 
     def docker_root(self) -> str:
         return "/"
+
+    def all_volumes(self) -> list[str]:
+        return []
 
 
 @pytest.fixture
@@ -59,13 +63,24 @@ def test_the_site_derives_topology_and_enabled_services_once(
     assert site.config_dir == config_dir
 
 
-def test_plan_loads_the_project_once(
-    config_dir: Path, loads: list[Path], monkeypatch: pytest.MonkeyPatch
+def test_plan_loads_the_project_once_and_lists_every_step(
+    config_dir: Path,
+    loads: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake: Any = ImagesOnly()
     monkeypatch.setattr(Engine, "connect", staticmethod(lambda: fake))
+    # Wide enough that no name is folded across lines of the table.
+    monkeypatch.setattr(console.out, "width", 240)
     assert run(["plan", "-c", str(config_dir)]) == ExitStatus.OK
     assert loads == [config_dir]
+    # The steps beside the containers: a fresh site's volumes, config directories and
+    # bootstrap tasks, each named.
+    printed = capsys.readouterr().out
+    for words in ("create volume", "write config", "bootstrap", "keystone-bootstrap"):
+        assert words in printed
+    assert "steps: " in printed.splitlines()[-1]
 
 
 @pytest.mark.parametrize(
