@@ -209,14 +209,29 @@ def test_which_catalog_containers_are_root_on_their_host(nodes: dict[str, NodeSp
     rows = audit(nodes, Inspected(_as_running(nodes)))
     root = {r.container: r.root_on_host for r in rows if r.root_on_host}
     # Said plainly, as in the README: these grants let the container take the host.
-    assert set(root) == {
-        "nova_compute",
-        "neutron_dhcp_agent",
-        "neutron_l3_agent",
-        "neutron_linuxbridge_agent",
-    }
+    assert set(root) == {"nova_compute", "neutron_dhcp_agent", "neutron_l3_agent"}
     assert any(w.startswith("SYS_ADMIN without AppArmor") for w in root["nova_compute"])
-    assert any(w.startswith("DAC_READ_SEARCH") for w in root["neutron_linuxbridge_agent"])
+
+
+def test_no_container_holds_a_grant_its_privsep_daemon_does_not_keep(
+    nodes: dict[str, NodeSpecs],
+) -> None:
+    # DAC_READ_SEARCH (any host file by handle) and SYS_PTRACE were granted only because
+    # nova's and neutron's default privsep contexts list them; the rendered config now
+    # narrows those contexts, so no container is granted either.
+    for specs in nodes.values():
+        for spec in specs.containers:
+            assert not {"DAC_READ_SEARCH", "SYS_PTRACE"} & set(spec.privileges.cap_add), spec.name
+    files = {
+        (s.name, f.name): f.content for n in nodes.values() for s in n.containers for f in s.files
+    }
+    for agent in ("neutron_dhcp_agent", "neutron_l3_agent", "neutron_linuxbridge_agent"):
+        assert "[privsep]\ncapabilities = 1,12,21\n" in files[(agent, "neutron.conf")]
+    assert "[privsep]" not in files[("neutron_server", "neutron.conf")]
+    compute = files[("nova_compute", "nova.conf")]
+    assert "[nova_sys_admin]\ncapabilities = 0,1,3,12,21\n" in compute
+    assert "[nova_dacnet_admin]\ncapabilities = 0,1,3,12\n" in compute
+    assert "[nova_sys_admin]" not in files[("nova_api", "nova.conf")]
 
 
 @pytest.mark.parametrize(
