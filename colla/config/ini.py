@@ -14,8 +14,10 @@ _SECTION = re.compile(r"^\[(?P<name>[^\[\]]+)\]$")
 _KEY_VALUE = re.compile(r"^(?P<key>[^=\s\[;#][^=\s]*)\s*=\s*(?P<value>.*)$")
 
 # section → key → values; a key may repeat (oslo.config MultiStrOpt), so every
-# value the override gives is kept, in its order.
-_Overrides = dict[str, dict[str, list[str]]]
+# value the override gives is kept, in its order. None: a key alone on its line, a flag
+# (MySQL option files: ``skip-name-resolve``), only where the file takes them.
+_Overrides = dict[str, dict[str, list[str | None]]]
+_BARE_KEY = re.compile(r"^(?P<key>[A-Za-z0-9][A-Za-z0-9_.-]*)$")
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,17 @@ class _Block:
     lines: list[str] = field(default_factory=list)
 
 
-def merge_ini(base: str, override: str, override_path: Path) -> str:
+def merge_ini(base: str, override: str, override_path: Path, bare_keys: bool = False) -> str:
     """Return ``base`` with the keys and sections of ``override`` merged over it.
 
     Override keys replace every line of the same key in the same section of the
     base (at the first one's place); new keys go after the last non-blank line of
     their section; new sections go at the end. The base's comments and blank
     lines stay; the override's comments are dropped. The result ends with one
-    newline (an empty result is the empty string).
+    newline (an empty result is the empty string). With ``bare_keys`` (a MySQL option
+    file) a key alone on its line is a flag, in the override and in the base.
     """
-    parsed = parse_override(override, override_path)
+    parsed = parse_override(override, override_path, bare_keys)
     overrides = parsed.sections
     blocks = _split_base(base)
     _refuse_misspelt(parsed, {b.section for b in blocks if b.section}, override_path)
@@ -63,7 +66,9 @@ def merge_ini(base: str, override: str, override_path: Path) -> str:
         wanted = overrides.get(section, {})
         lines: list[str] = []
         for line in block.lines:
-            match = _KEY_VALUE.match(line.strip())
+            match = _KEY_VALUE.match(line.strip()) or (
+                _BARE_KEY.match(line.strip()) if bare_keys else None
+            )
             if match is None or match["key"] not in wanted:
                 lines.append(line)
             elif (section, match["key"]) not in emitted:
@@ -114,9 +119,9 @@ def _refuse_misspelt(parsed: Override, present: set[str], path: Path) -> None:
             )
 
 
-def parse_override(text: str, path: Path) -> Override:
+def parse_override(text: str, path: Path, bare_keys: bool = False) -> Override:
     """Parse an override file; a line that is not a header, a key or a comment is an
-    error naming the file and the line."""
+    error naming the file and the line. ``bare_keys``: a key alone is a flag."""
     overrides: _Overrides = {}
     lines: dict[str, int] = {}
     section: str | None = None
@@ -133,15 +138,20 @@ def parse_override(text: str, path: Path) -> Override:
             lines.setdefault(section, number)
             continue
         match = _KEY_VALUE.match(line)
-        if match is None:
+        bare = _BARE_KEY.match(line) if bare_keys and match is None else None
+        if match is None and bare is None:
+            expected = "'key = value', 'key'" if bare_keys else "'key = value'"
             raise BadInput(
-                f"{path}:{number}: expected '[section]', 'key = value' or a comment, got {line!r}"
+                f"{path}:{number}: expected '[section]', {expected} or a comment, got {line!r}"
             )
+        match = match or bare
+        assert match is not None
         if section is None:
             raise BadInput(
                 f"{path}:{number}: key '{match['key']}' comes before any [section] header"
             )
-        overrides[section].setdefault(match["key"], []).append(match["value"].strip())
+        value = None if bare is not None else match["value"].strip()
+        overrides[section].setdefault(match["key"], []).append(value)
     return Override(overrides, lines)
 
 
@@ -165,8 +175,10 @@ def _lines(text: str) -> list[str]:
     return re.split(r"\r\n|\r|\n", text)
 
 
-def _line(key: str, value: str) -> str:
+def _line(key: str, value: str | None) -> str:
     # No trailing blank after an empty value: "key =" reads the same to oslo.config.
+    if value is None:
+        return key
     return f"{key} = {value}" if value else f"{key} ="
 
 

@@ -52,6 +52,7 @@ class Target:
     node: str
     container: str
     file: str
+    bare_keys: bool = False
 
 
 def whole(service: ServiceDef) -> str:
@@ -124,7 +125,9 @@ def index(project: Project, catalog: ServiceCatalog, names: set[str]) -> dict[st
         service = catalog[name]
         for node, owner, file in _rendered(project, service):
             for path in layers(service, owner, node, file):
-                found.setdefault(path, []).append(Target(name, node, owner.name, file.name))
+                found.setdefault(path, []).append(
+                    Target(name, node, owner.name, file.name, file.bare_keys)
+                )
     return found
 
 
@@ -138,7 +141,8 @@ def check_overrides(project: Project, catalog: ServiceCatalog) -> None:
         if relative not in reachable:
             disabled = index(project, catalog, set(catalog.services) - enabled)
             raise BadInput(f"{path}: {_unmatched(relative, reachable, disabled)}")
-        parse_override(project.overrides[path], path)
+        bare = any(t.bare_keys for t in reachable[relative])
+        parse_override(project.overrides[path], path, bare)
 
 
 def _unmatched(

@@ -37,6 +37,9 @@ class FileDef(_Model):
     # which of kolla-ansible's layouts (colla.deploy.overrides): "service" for the
     # service's main oslo.config file, "file" for any other INI file.
     overridable: Literal["service", "file"] | None = None
+    # A MySQL option file: a key alone on its line is a flag (``skip-name-resolve``), in
+    # colla's rendering and in the operator's override.
+    bare_keys: bool = False
 
     @property
     def name(self) -> str:

@@ -246,7 +246,7 @@ class ServiceRenderer:
         used = []
         for path in sources(self.project, self.service, owner, node, item):
             text = self.project.overrides[path]
-            content = merge_ini(content, text, path)
-            canonical = parse_override(text, path).canonical()
+            content = merge_ini(content, text, path, item.bare_keys)
+            canonical = parse_override(text, path, item.bare_keys).canonical()
             used.append((path.relative_to(self.project.config_dir).as_posix(), digest(canonical)))
         return RenderedFile(item.name, item.dest, item.owner, item.perm, content, tuple(used))

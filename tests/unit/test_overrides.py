@@ -289,3 +289,24 @@ def test_specs_without_overrides_hash_as_before(config_dir: Path) -> None:
     # deployed by an earlier colla: without overrides the public spec has no such key.
     spec: ContainerSpec = _nodes(config_dir)["ctl1"].containers[0]
     assert "overrides" not in spec.public()
+
+
+def test_a_mariadb_override_may_hold_bare_flags(config_dir: Path) -> None:
+    # MySQL option files take a key alone as a flag; kolla-ansible's operators write
+    # them in their galera.cnf overrides, and colla's own rendering has one.
+    _write(
+        config_dir,
+        "mariadb/99-colla.cnf",
+        "[mysqld]\nskip-name-resolve\nlocal-infile = 0\nskip-symbolic-links\n",
+    )
+    text = _file(_nodes(config_dir), "ctl1", "mariadb", "99-colla.cnf")
+    mysqld = _section(text, "mysqld")
+    # The base's flag is replaced in place, not repeated; new ones are added.
+    assert mysqld.count("skip-name-resolve") == 1
+    assert "skip-symbolic-links" in mysqld and "local-infile = 0" in mysqld
+
+
+def test_a_bare_key_in_an_oslo_file_is_still_refused(config_dir: Path) -> None:
+    path = _write(config_dir, "glance.conf", "[DEFAULT]\ndebug\n")
+    with pytest.raises(BadInput, match=re.escape(f"{path}:2: expected '[section]', 'key = value'")):
+        _nodes(config_dir)
