@@ -31,7 +31,6 @@ class ApplyOptions:
 def container_request(spec: ContainerSpec) -> ContainerRequest:
     """The engine request that creates ``spec``'s container."""
     health = spec.healthcheck
-    p = spec.privileges
     return ContainerRequest(
         name=spec.name,
         image=spec.image_id,
@@ -45,13 +44,7 @@ def container_request(spec: ContainerSpec) -> ContainerRequest:
         health_retries=health.retries if health else 3,
         health_start_period=health.start_period if health else 60,
         restart=spec.restart,
-        cap_add=p.cap_add,
-        cap_drop=p.cap_drop,
-        security_opt=p.security_opt,
-        devices=p.devices,
-        pid_mode=p.pid_mode,
-        ipc_mode=p.ipc_mode,
-        init=p.init,
+        privileges=spec.privileges,
         log_limits=(spec.log.max_size, spec.log.max_file),
     )
 

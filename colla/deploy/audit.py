@@ -70,7 +70,6 @@ def _setup(spec: ContainerSpec) -> tuple[str, ...]:
     differs (the config bind and data volumes are every container's)."""
     words = [f"bind {spec.config_dir}:{CONFIG_MOUNT}:ro"]
     words += [f"volume {name}:{path}" for name, path in spec.volumes]
-    words += [f"cap_drop {c}" for c in sorted(spec.privileges.cap_drop)]
     if spec.image_id:
         words.append(f"image {spec.image_id}")
     return tuple(words)
@@ -85,17 +84,21 @@ def _mode(kind: str, mode: str, default: str = "") -> list[str]:
 
 def observed(grants: Grants, cgroupns_default: str = "private") -> tuple[str, ...]:
     """The grants a container has, in the same words as :func:`declared`."""
+    return (
+        *_engine_wide(grants),
+        *grants.privileges.granted(),
+        *_beyond_privileges(grants, cgroupns_default),
+    )
+
+
+def _engine_wide(grants: Grants) -> list[str]:
     words = [f"network {grants.network_mode}"] if grants.network_mode != "default" else []
-    if grants.privileged:
-        words.append("privileged")
-    words += [f"cap_add {c}" for c in grants.cap_add]
-    options = set(grants.security_opt)
-    if grants.unmasked_paths:
-        options.add("systempaths=unconfined")
-    words += [f"security_opt {o}" for o in sorted(options)]
-    words += [f"device {d}" for d in grants.devices]
-    words += _mode("pid", grants.pid_mode) + _mode("ipc", grants.ipc_mode)
-    words += _mode("uts", grants.uts_mode) + _mode("userns", grants.userns_mode)
+    return [*words, "privileged"] if grants.privileged else words
+
+
+def _beyond_privileges(grants: Grants, cgroupns_default: str) -> list[str]:
+    """The grants no catalog declares: other namespaces, sysctls, users, host binds."""
+    words = _mode("uts", grants.uts_mode) + _mode("userns", grants.userns_mode)
     # Docker's default is the host's cgroup namespace on cgroup v1: not colla's grant.
     words += _mode("cgroupns", grants.cgroupns_mode, cgroupns_default)
     words += [f"sysctl {s}" for s in grants.sysctls]
@@ -103,13 +106,12 @@ def observed(grants: Grants, cgroupns_default: str = "private") -> tuple[str, ..
     if grants.user not in _ROOT_USERS:
         words.append(f"user {grants.user}")
     words += [f"bind {b}" for b in grants.binds if not _is_config_bind(b)]
-    return tuple(words)
+    return words
 
 
 def _observed_setup(grants: Grants) -> tuple[str, ...]:
     words = [f"bind {b}" for b in grants.binds if _is_config_bind(b)]
     words += [f"volume {v}" for v in grants.volumes]
-    words += [f"cap_drop {c}" for c in grants.cap_drop]
     if grants.image_id:
         words.append(f"image {grants.image_id}")
     return tuple(words)
@@ -161,8 +163,11 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
 
 
 def _compare(spec: ContainerSpec, grants: Grants, cgroupns_default: str) -> str:
-    want = set(declared(spec)) | set(_setup(spec))
-    have = set(observed(grants, cgroupns_default)) | set(_observed_setup(grants))
+    # The privileges are compared as one model on both sides (cap_drop and init
+    # included, which the grants shown leave out); the rest is what only inspect shows.
+    want = {HOST_NETWORK, *_setup(spec)} | spec.privileges.words()
+    have = {*_engine_wide(grants), *_beyond_privileges(grants, cgroupns_default)}
+    have |= {*_observed_setup(grants)} | grants.privileges.words()
     parts = [f"+{w}" for w in sorted(have - want)] + [f"-{w}" for w in sorted(want - have)]
     return f"differs: {', '.join(parts)}" if parts else ""
 

@@ -19,7 +19,6 @@ from colla.deploy.specs import (
     Healthcheck,
     LogLimits,
     NodeSpecs,
-    Privileges,
     RenderedFile,
     TaskSpec,
 )
@@ -90,7 +89,7 @@ def _container(
             retries=health.retries,
             start_period=health.start_period,
         ),
-        privileges=Privileges(**item.privileges.model_dump()),
+        privileges=item.privileges.to_privileges(),
         ports=((r.ports[item.name],) if item.name in r.ports else ()) + item.ports,
         log=LogLimits(project.globals.docker_log_max_size, project.globals.docker_log_max_file),
         secrets=secrets,

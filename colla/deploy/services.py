@@ -16,6 +16,7 @@ import pydantic
 
 from colla.config.inventory import Host, Inventory
 from colla.errors import BadInput
+from colla.model.privileges import Privileges
 from colla.yamlfile import describe_validation_error, load_yaml_mapping
 
 _MODE = r"^0?[0-7]{3,4}$"
@@ -58,7 +59,12 @@ class HealthDef(_Model):
 
 
 class PrivilegesDef(_Model):
-    """What a container gets beyond Docker's defaults; ``reason`` says why."""
+    """What a container gets beyond Docker's defaults; ``reason`` says why.
+
+    The YAML's edge only: it validates (stricter than the model: a namespace can only be
+    the host's) and turns into :class:`colla.model.privileges.Privileges`, the one shape
+    the rest of colla uses; a test keeps their fields the same.
+    """
 
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
@@ -68,6 +74,10 @@ class PrivilegesDef(_Model):
     ipc_mode: Literal["host"] | None = None
     init: bool = False
     reason: str = ""
+
+    def to_privileges(self) -> Privileges:
+        """The declaration as the model every layer uses."""
+        return Privileges(**self.model_dump())
 
 
 class PermissionDef(_Model):

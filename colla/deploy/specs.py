@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from colla.config.globals import DOCKER_LOG_MAX_FILE, DOCKER_LOG_MAX_SIZE
+from colla.model.privileges import Privileges
 
 LABEL_MANAGED = "colla.managed"
 LABEL_NAME = "colla.name"
@@ -70,28 +71,6 @@ class Healthcheck:
 
 
 @dataclass(frozen=True)
-class Privileges:
-    """Everything beyond Docker's defaults a container is granted, and why."""
-
-    cap_add: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    security_opt: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-    pid_mode: str | None = None
-    ipc_mode: str | None = None
-    init: bool = False
-    reason: str = ""
-
-    def granted(self) -> list[str]:
-        """Human-readable grants, empty when the container gets Docker's defaults only."""
-        grants = [f"cap_add {c}" for c in sorted(self.cap_add)]
-        grants += [f"security_opt {o}" for o in sorted(self.security_opt)]
-        grants += [f"device {d}" for d in sorted(self.devices)]
-        grants += [f"{k} host" for k, v in (("pid", self.pid_mode), ("ipc", self.ipc_mode)) if v]
-        return grants
-
-
-@dataclass(frozen=True)
 class LogLimits:
     """Docker's json-file log rotation: at most ``max_file`` files of ``max_size`` each."""
 
@@ -119,7 +98,7 @@ class ContainerSpec(TaskSpec):
 
     environment: tuple[tuple[str, str], ...] = ()
     healthcheck: Healthcheck | None = None
-    privileges: Privileges = Privileges()
+    privileges: Privileges = field(default_factory=Privileges)
     restart: str = "unless-stopped"
     ports: tuple[int, ...] = ()
     log: LogLimits = LogLimits()
@@ -141,9 +120,7 @@ class ContainerSpec(TaskSpec):
             "volumes": dict(self.volumes),
             "environment": dict(self.environment),
             "healthcheck": None if self.healthcheck is None else vars(self.healthcheck),
-            "privileges": {
-                k: list(v) if isinstance(v, tuple) else v for k, v in vars(self.privileges).items()
-            },
+            "privileges": self.privileges.to_json(),
             "restart": self.restart,
             # In the hash like the rest: Docker fixes a container's log options when it
             # is created, so a new size or count recreates the containers.
@@ -201,15 +178,12 @@ def spec_to_dict(spec: ContainerSpec) -> dict[str, Any]:
 def spec_from_dict(data: dict[str, Any]) -> ContainerSpec:
     """Rebuild a spec stored by :func:`spec_to_dict`."""
     health = data.get("healthcheck")
-    privileges: dict[str, Any] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in (data.get("privileges") or {}).items()
-    }
     task = task_from_dict(data)
     return ContainerSpec(
         **{f.name: getattr(task, f.name) for f in fields(TaskSpec)},
         environment=tuple((str(a), str(b)) for a, b in data["environment"]),
         healthcheck=Healthcheck(**health) if health else None,
-        privileges=Privileges(**privileges),
+        privileges=Privileges.from_json(data.get("privileges") or {}),
         restart=data["restart"],
         ports=tuple(data["ports"]),
         # Revisions recorded before logs were bounded get the default bound.

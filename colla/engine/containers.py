@@ -13,6 +13,7 @@ import requests.exceptions
 
 from colla.engine.errors import translated
 from colla.errors import EngineError
+from colla.model.privileges import Privileges
 
 NANO = 1_000_000_000
 
@@ -65,13 +66,7 @@ class ContainerRequest:
     health_retries: int = 3
     health_start_period: int = 60
     restart: str | None = "unless-stopped"
-    cap_add: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    security_opt: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-    pid_mode: str | None = None
-    ipc_mode: str | None = None
-    init: bool = False
+    privileges: Privileges = field(default_factory=Privileges)
     network: str = "host"
     ip: str | None = None  # a fixed address on ``network``
     hostname: str | None = None
@@ -83,17 +78,16 @@ class ContainerRequest:
 @dataclass(frozen=True)
 class Grants:
     """What a container was actually created with beyond Docker's defaults: everything
-    ``colla audit`` compares, read from one ``docker container inspect``."""
+    ``colla audit`` compares, read from one ``docker container inspect``.
+
+    ``privileges`` is the part a catalog can declare, in the same model, so that audit
+    compares like with like; the rest is what only a running container shows (see
+    :mod:`colla.model.privileges` for why it is not in that model).
+    """
 
     network_mode: str
     privileged: bool
-    cap_add: tuple[str, ...]
-    cap_drop: tuple[str, ...]
-    security_opt: tuple[str, ...]
-    devices: tuple[str, ...]
-    pid_mode: str
-    ipc_mode: str
-    unmasked_paths: bool
+    privileges: Privileges
     # Host paths mounted in: "source:destination:rw|ro".
     binds: tuple[str, ...] = ()
     # Named volumes: "name:destination" (anonymous ones, an image's VOLUME, are left out:
@@ -112,19 +106,11 @@ class Grants:
         """Parse the HostConfig, Config and Mounts of ``docker container inspect``."""
         host = attrs.get("HostConfig") or {}
         config = attrs.get("Config") or {}
-        security = tuple(host.get("SecurityOpt") or ())
         mounts = attrs.get("Mounts") or ()
         return cls(
             network_mode=str(host.get("NetworkMode") or "default"),
             privileged=bool(host.get("Privileged")),
-            cap_add=tuple(sorted(c.removeprefix("CAP_") for c in host.get("CapAdd") or ())),
-            cap_drop=tuple(sorted(c.removeprefix("CAP_") for c in host.get("CapDrop") or ())),
-            security_opt=tuple(sorted(o.replace(":", "=", 1) for o in security)),
-            devices=tuple(sorted(str(d.get("PathOnHost")) for d in host.get("Devices") or ())),
-            pid_mode=str(host.get("PidMode") or ""),
-            ipc_mode=str(host.get("IpcMode") or ""),
-            # An empty list (not a missing key) is what unmasks /proc.
-            unmasked_paths=host.get("MaskedPaths") == [] or host.get("ReadonlyPaths") == [],
+            privileges=_observed_privileges(host),
             binds=tuple(
                 sorted(
                     f"{m.get('Source')}:{m.get('Destination')}:{'rw' if m.get('RW') else 'ro'}"
@@ -147,6 +133,42 @@ class Grants:
             device_cgroup_rules=tuple(sorted(host.get("DeviceCgroupRules") or ())),
             image_id=str(attrs.get("Image") or ""),
         )
+
+
+def _observed_privileges(host: dict[str, Any]) -> Privileges:
+    """A HostConfig's grants, spelt as a declaration would spell them."""
+    security = {o.replace(":", "=", 1) for o in host.get("SecurityOpt") or ()}
+    # An empty list (not a missing key) is what unmasks /proc: what
+    # systempaths=unconfined asks for.
+    if host.get("MaskedPaths") == [] or host.get("ReadonlyPaths") == []:
+        security.add("systempaths=unconfined")
+    return Privileges(
+        cap_add=tuple(sorted(c.removeprefix("CAP_") for c in host.get("CapAdd") or ())),
+        cap_drop=tuple(sorted(c.removeprefix("CAP_") for c in host.get("CapDrop") or ())),
+        security_opt=tuple(sorted(security)),
+        devices=tuple(sorted(str(d.get("PathOnHost")) for d in host.get("Devices") or ())),
+        pid_mode=_shared(str(host.get("PidMode") or "")),
+        ipc_mode=_shared(str(host.get("IpcMode") or "")),
+        init=bool(host.get("Init")),
+    )
+
+
+def _shared(mode: str) -> str | None:
+    # Docker spells a namespace of the container's own "", "private" or "shareable".
+    return mode if mode == "host" or mode.startswith("container:") else None
+
+
+def privilege_options(p: Privileges) -> dict[str, Any]:
+    """``create_host_config``'s options for ``p``; None leaves Docker's default."""
+    return {
+        "cap_add": list(p.cap_add) or None,
+        "cap_drop": list(p.cap_drop) or None,
+        "security_opt": list(p.security_opt) or None,
+        "devices": [f"{d}:{d}:rwm" for d in p.devices] or None,
+        "pid_mode": p.pid_mode,
+        "ipc_mode": p.ipc_mode,
+        "init": p.init or None,
+    }
 
 
 def _anonymous(name: str) -> bool:
@@ -230,14 +252,8 @@ class ContainersMixin:
                 network_mode=request.network,
                 port_bindings=dict(request.publish) or None,
                 restart_policy={"Name": request.restart} if request.restart else None,
-                cap_add=list(request.cap_add) or None,
-                cap_drop=list(request.cap_drop) or None,
-                security_opt=list(request.security_opt) or None,
-                devices=[f"{d}:{d}:rwm" for d in request.devices] or None,
-                pid_mode=request.pid_mode,
-                ipc_mode=request.ipc_mode,
-                init=request.init or None,
                 log_config=log_config(request.log_limits),
+                **privilege_options(request.privileges),
             )
             healthcheck = None
             if request.health_test:

@@ -12,6 +12,7 @@ from colla.deploy.services import ServiceCatalog
 from colla.deploy.specs import CONFIG_MOUNT, LABEL_TASK, ContainerSpec, NodeSpecs, TaskSpec
 from colla.errors import BadInput
 from colla.export.output import OutFile
+from colla.model.privileges import Privileges
 
 DATA_CONTAINER = "colla_data"
 HEALTHY = {"condition": "service_healthy"}
@@ -35,8 +36,8 @@ def _healthcheck(spec: ContainerSpec) -> dict[str, Any] | None:
     }
 
 
-def _privileges(spec: ContainerSpec) -> dict[str, Any]:
-    p = spec.privileges
+def _privileges(p: Privileges) -> dict[str, Any]:
+    """The one mapping of :class:`Privileges` to a Compose service's keys."""
     found: dict[str, Any] = {
         "cap_add": list(p.cap_add),
         "cap_drop": list(p.cap_drop),
@@ -93,7 +94,7 @@ def node_compose(
                 "driver": "json-file",
                 "options": {"max-size": spec.log.max_size, "max-file": str(spec.log.max_file)},
             },
-            **_privileges(spec),
+            **_privileges(spec.privileges),
         }
         if spec.environment:
             entry["environment"] = dict(spec.environment)

@@ -20,6 +20,7 @@ from colla.deploy.services import ContainerDef, ServiceCatalog
 from colla.deploy.specs import CONFIG_MOUNT, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from colla.errors import BadInput
 from colla.export.output import OutFile
+from colla.model.privileges import Privileges
 
 NAMESPACE = "colla"
 LABEL_APP = "app.kubernetes.io/name"
@@ -78,8 +79,20 @@ def _object(api: str, kind: str, name: str, body: dict[str, Any]) -> dict[str, A
     }
 
 
-def _security(spec: ContainerSpec) -> dict[str, Any]:
-    p = spec.privileges
+@dataclass(frozen=True)
+class _PodPrivileges:
+    """What a container's privileges become in a pod: its securityContext, the pod's
+    host namespaces, and a hostPath volume with its mount per device."""
+
+    security: dict[str, Any]
+    host_namespaces: dict[str, bool]
+    volumes: list[dict[str, Any]]
+    mounts: list[dict[str, Any]]
+
+
+def _privileges(name: str, p: Privileges) -> _PodPrivileges:
+    """The one mapping of :class:`Privileges` to Kubernetes (``init`` has none: the
+    kubelet reaps nothing, so a container that needs an init brings its own)."""
     context: dict[str, Any] = {"privileged": False}
     capabilities: dict[str, Any] = {}
     if p.cap_add:
@@ -94,8 +107,14 @@ def _security(spec: ContainerSpec) -> dict[str, Any]:
         elif option == "apparmor=unconfined":
             context["appArmorProfile"] = {"type": "Unconfined"}
         else:
-            raise BadInput(f"{spec.name}: security option {option!r} has no Kubernetes mapping")
-    return context
+            raise BadInput(f"{name}: security option {option!r} has no Kubernetes mapping")
+    shared = {"hostPID": p.pid_mode == "host", "hostIPC": p.ipc_mode == "host"}
+    volumes, mounts = [], []
+    for device in p.devices:
+        dname = k8s_name(device.strip("/").replace("/", "-"))
+        mounts.append({"name": dname, "mountPath": device})
+        volumes.append({"name": dname, "hostPath": {"path": device, "type": "CharDevice"}})
+    return _PodPrivileges(context, {k: v for k, v in shared.items() if v}, volumes, mounts)
 
 
 def _placement(groups: tuple[str, ...]) -> dict[str, Any]:
@@ -202,17 +221,16 @@ class _Generator:
                 volumes.append(
                     {"name": vname, "persistentVolumeClaim": {"claimName": f"{name}-{vname}"}}
                 )
-        for device in spec.privileges.devices:
-            dname = k8s_name(device.strip("/").replace("/", "-"))
-            mounts.append({"name": dname, "mountPath": device})
-            volumes.append({"name": dname, "hostPath": {"path": device, "type": "CharDevice"}})
+        granted = _privileges(spec.name, spec.privileges)
+        mounts += granted.mounts
+        volumes += granted.volumes
         main: dict[str, Any] = {
             "name": name,
             "image": spec.image,
             "env": [{"name": k, "value": v} for k, v in spec.environment],
             "ports": [{"containerPort": p, "name": f"p{p}"} for p in spec.ports],
             "volumeMounts": mounts,
-            "securityContext": _security(spec),
+            "securityContext": granted.security,
         }
         readiness = _probe(spec, 0)
         liveness = _probe(spec, spec.healthcheck.start_period if spec.healthcheck else 0)
@@ -225,11 +243,8 @@ class _Generator:
             **_placement(self.catalog[spec.service].groups),
             "containers": [{k: v for k, v in main.items() if v != []}],
             "volumes": volumes,
+            **granted.host_namespaces,
         }
-        if spec.privileges.pid_mode == "host":
-            pod["hostPID"] = True
-        if spec.privileges.ipc_mode == "host":
-            pod["hostIPC"] = True
         waits = self.waits(spec.service)
         if waits:
             pod["initContainers"] = waits

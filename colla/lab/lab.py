@@ -21,6 +21,7 @@ from colla.engine.transfer import FileEntry, files_tar
 from colla.errors import BadInput, CollaError, EngineError
 from colla.lab import files
 from colla.lab.settings import LABEL_REGISTRY, LabSettings
+from colla.model.privileges import Privileges
 
 LABEL_LAB = "colla.lab"
 LABEL_NODE = "colla.lab.node"
@@ -93,10 +94,12 @@ def node_request(settings: LabSettings, node: str) -> ContainerRequest:
         volumes={node_volume(settings, node): "/var/lib/docker"},
         binds={"/sys/fs/cgroup": "/sys/fs/cgroup:rw"},
         restart="unless-stopped",
-        cap_add=("ALL",),
-        cap_drop=("SYS_RESOURCE",),
-        security_opt=("seccomp=unconfined", "apparmor=unconfined"),
-        devices=("/dev/net/tun",),
+        privileges=Privileges(
+            cap_add=("ALL",),
+            cap_drop=("SYS_RESOURCE",),
+            security_opt=("seccomp=unconfined", "apparmor=unconfined"),
+            devices=("/dev/net/tun",),
+        ),
         network=settings.network,
         ip=settings.node_address(node),
         hostname=node,

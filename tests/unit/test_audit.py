@@ -41,6 +41,7 @@ def inspect_of(spec: ContainerSpec) -> Inspect:
     """What ``docker container inspect`` says of the container colla creates for ``spec``
     (the fields the audit reads, in the engine's own spelling)."""
     request = container_request(spec)
+    granted = request.privileges
     mounts = [
         {"Type": "volume", "Name": name, "Destination": path, "RW": True}
         for name, path in request.volumes.items()
@@ -58,15 +59,16 @@ def inspect_of(spec: ContainerSpec) -> Inspect:
         "HostConfig": {
             "NetworkMode": request.network,
             "Privileged": False,
-            "CapAdd": list(request.cap_add) or None,
-            "CapDrop": list(request.cap_drop) or None,
-            "SecurityOpt": list(request.security_opt) or None,
+            "CapAdd": list(granted.cap_add) or None,
+            "CapDrop": list(granted.cap_drop) or None,
+            "SecurityOpt": list(granted.security_opt) or None,
             "Devices": [
                 {"PathOnHost": d, "PathInContainer": d, "CgroupPermissions": "rwm"}
-                for d in request.devices
+                for d in granted.devices
             ],
-            "PidMode": request.pid_mode or "",
-            "IpcMode": request.ipc_mode or "private",
+            "PidMode": granted.pid_mode or "",
+            "IpcMode": granted.ipc_mode or "private",
+            "Init": granted.init or None,
             "UTSMode": "",
             "UsernsMode": "",
             "CgroupnsMode": "private",
@@ -137,6 +139,7 @@ EDITS: dict[str, tuple[Callable[[Inspect], None], str]] = {
     ),
     "image": (lambda d: d.update(Image="sha256:" + "b" * 64), "+image sha256:bbb"),
     "privileged": (lambda d: _host(d).update(Privileged=True), "+privileged"),
+    "init": (lambda d: _host(d).update(Init=True), "+init"),
     "unmasked": (lambda d: _host(d).update(ReadonlyPaths=[]), "+security_opt systempaths"),
     "volume": (
         lambda d: d["Mounts"].append({"Type": "volume", "Name": "mine", "Destination": "/x"}),
@@ -170,6 +173,15 @@ def test_a_dropped_cap_drop_is_drift(nodes: dict[str, NodeSpecs]) -> None:
     _host(data)["CapDrop"] = None
     row = audit(nodes, Inspected({("localhost", "keystone"): Grants.from_inspect(data)}))[0]
     assert "-cap_drop NET_RAW" in row.running
+
+
+def test_a_container_without_its_declared_init_is_drift(nodes: dict[str, NodeSpecs]) -> None:
+    def no_init(name: str, data: Inspect) -> None:
+        if name == "nova_compute":
+            _host(data)["Init"] = None
+
+    rows = {r.container: r for r in audit(nodes, Inspected(_as_running(nodes, no_init)))}
+    assert rows["nova_compute"].running == "differs: -init"
 
 
 def test_the_hosts_cgroup_namespace_is_no_drift_where_it_is_dockers_default(

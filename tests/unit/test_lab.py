@@ -53,8 +53,9 @@ def test_bad_settings_are_one_line_errors_naming_the_option(
 def test_a_node_gets_what_dockerd_needs_but_not_privileged(tmp_path: Path) -> None:
     s = lab_settings(state_dir=tmp_path)
     request = node_request(s, "node2")
-    assert request.cap_add == ("ALL",) and request.cap_drop == ("SYS_RESOURCE",)
-    assert set(request.security_opt) == {"seccomp=unconfined", "apparmor=unconfined"}
+    granted = request.privileges
+    assert granted.cap_add == ("ALL",) and granted.cap_drop == ("SYS_RESOURCE",)
+    assert set(granted.security_opt) == {"seccomp=unconfined", "apparmor=unconfined"}
     assert request.volumes == {"colla-lab-node2-docker": "/var/lib/docker"}
     assert request.binds["/sys/fs/cgroup"].startswith("/sys/fs/cgroup")
     assert (request.network, request.ip, request.hostname) == ("colla-lab", "10.213.42.12", "node2")

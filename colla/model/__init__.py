@@ -1,0 +1,1 @@
+"""The values every layer shares: pure, no I/O."""
