@@ -28,8 +28,8 @@ TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")
 # Spec hashes of the all-in-one example with fixed passwords and config directories.
 PINNED_HASHES = {
     "keystone": "bca2825db08397a0",  # Docker's defaults only
-    "neutron_l3_agent": "a0e9836d6c688d4a",  # capabilities, AppArmor off, an init
-    "nova_compute": "989080a3645b209c",
+    "neutron_l3_agent": "c65b50c737904c89",  # capabilities, AppArmor off, an init
+    "nova_compute": "3501efa44005465d",
     "nova_libvirt": "fa541f1485d1f2ef",  # a device
 }
 # Every kind of grant at once: the catalog declares no pid, ipc or cap_drop today.
@@ -116,7 +116,7 @@ def _compose_privileges(node: NodeSpecs) -> dict[str, dict[str, Any]]:
 def test_compose_privileges_are_pinned(node: NodeSpecs) -> None:
     found = _compose_privileges(node)
     neutron = {
-        "cap_add": ["NET_ADMIN", "SYS_ADMIN", "DAC_READ_SEARCH", "SYS_PTRACE"],
+        "cap_add": ["NET_ADMIN", "SYS_ADMIN"],
         "security_opt": ["apparmor=unconfined"],
         "init": True,
     }
@@ -125,7 +125,7 @@ def test_compose_privileges_are_pinned(node: NodeSpecs) -> None:
         "neutron_l3_agent": neutron,
         "neutron_linuxbridge_agent": {"cap_add": neutron["cap_add"]},
         "nova_compute": {
-            "cap_add": ["NET_ADMIN", "SYS_ADMIN", "DAC_READ_SEARCH"],
+            "cap_add": ["NET_ADMIN", "SYS_ADMIN"],
             "security_opt": ["apparmor=unconfined"],
             "init": True,
         },
@@ -172,7 +172,7 @@ def test_kubernetes_privileges_are_pinned(node: NodeSpecs) -> None:
     unconfined = {"type": "Unconfined"}
     neutron = {
         "privileged": False,
-        "capabilities": {"add": ["NET_ADMIN", "SYS_ADMIN", "DAC_READ_SEARCH", "SYS_PTRACE"]},
+        "capabilities": {"add": ["NET_ADMIN", "SYS_ADMIN"]},
         "appArmorProfile": unconfined,
     }
     assert {name: p for name, p in found.items() if p != plain} == {
@@ -186,7 +186,7 @@ def test_kubernetes_privileges_are_pinned(node: NodeSpecs) -> None:
             **plain,
             "securityContext": {
                 "privileged": False,
-                "capabilities": {"add": ["NET_ADMIN", "SYS_ADMIN", "DAC_READ_SEARCH"]},
+                "capabilities": {"add": ["NET_ADMIN", "SYS_ADMIN"]},
                 "appArmorProfile": unconfined,
             },
         },
