@@ -17,7 +17,7 @@ from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
 from colla.deploy.nodes import parse_limit
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
-from colla.engine import ContainerInfo, Engine
+from colla.engine import ContainerInfo, DockerEngine, Engine
 from colla.errors import BadInput, CollaError
 from colla.lock import locked
 from colla.site import load_site
@@ -28,9 +28,9 @@ def _engines(config_dir: Path, inventory: Path | None, limit: str | None) -> lis
     if not (config_dir / "globals.yml").is_file() and inventory is None:
         if limit is not None:
             raise BadInput(f"--limit needs a config directory: {config_dir} has no globals.yml")
-        return [Engine.connect()]
+        return [DockerEngine.connect()]
     project = load_site(config_dir, inventory).project
-    engines = deployment.engines_for(project, Engine.connect(), parse_limit(limit, project))
+    engines = deployment.engines_for(project, DockerEngine.connect(), parse_limit(limit, project))
     unique = {id(e): e for e in engines.values()}
     return list(unique.values())
 

@@ -11,7 +11,7 @@ from colla import project as project_module
 from colla import site as site_module
 from colla.cli.app import run
 from colla.deploy import deployment
-from colla.engine import Engine, ImageInfo
+from colla.engine import DockerEngine, Engine, ImageInfo
 from colla.errors import EngineError, ExitStatus
 from colla.site import load_site
 
@@ -63,7 +63,7 @@ def test_plan_loads_the_project_once(
     config_dir: Path, loads: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake: Any = ImagesOnly()
-    monkeypatch.setattr(Engine, "connect", staticmethod(lambda: fake))
+    monkeypatch.setattr(DockerEngine, "connect", staticmethod(lambda: fake))
     assert run(["plan", "-c", str(config_dir)]) == ExitStatus.OK
     assert loads == [config_dir]
 
@@ -79,7 +79,7 @@ def test_commands_load_the_project_once_before_the_engine(
     def unreachable() -> Engine:
         raise EngineError("the Docker engine does not answer")
 
-    monkeypatch.setattr(Engine, "connect", staticmethod(unreachable))
+    monkeypatch.setattr(DockerEngine, "connect", staticmethod(unreachable))
     assert run([*args, "-c", str(config_dir)]) != ExitStatus.OK
     assert loads == [config_dir]
 
@@ -122,9 +122,9 @@ def test_exports_reach_no_node(
         raise AssertionError("a node was reached")
 
     monkeypatch.setattr(deployment, "engines_for", unreachable)
-    monkeypatch.setattr(Engine, "connect_endpoint", staticmethod(unreachable))
+    monkeypatch.setattr(DockerEngine, "connect_endpoint", staticmethod(unreachable))
     fake: Any = ImagesOnly()
-    monkeypatch.setattr(Engine, "connect", staticmethod(lambda: fake))
+    monkeypatch.setattr(DockerEngine, "connect", staticmethod(lambda: fake))
     output = tmp_path / "out"
     assert run([command, "-o", str(output), "-c", str(config_dir)]) == ExitStatus.OK
     assert loads == [config_dir]
