@@ -11,28 +11,10 @@ from colla import project as project_module
 from colla import site as site_module
 from colla.cli.app import run
 from colla.deploy import deployment
-from colla.engine import DockerEngine, Engine, ImageInfo
+from colla.engine import DockerEngine, Engine
 from colla.errors import EngineError, ExitStatus
 from colla.site import load_site
-
-
-class ImagesOnly:
-    """An engine that has every image and runs nothing: enough to plan against."""
-
-    remote = False
-    url = "local"
-
-    def image(self, ref: str) -> ImageInfo:
-        return ImageInfo("sha256:" + "0" * 64, (ref,), {}, 0, (), "")
-
-    def containers(self, label: str) -> list[Any]:
-        return []
-
-    def container(self, name: str) -> None:
-        return None
-
-    def docker_root(self) -> str:
-        return "/"
+from tests.fakes import FakeEngine
 
 
 @pytest.fixture
@@ -62,7 +44,7 @@ def test_the_site_derives_topology_and_enabled_services_once(
 def test_plan_loads_the_project_once(
     config_dir: Path, loads: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake: Any = ImagesOnly()
+    fake = FakeEngine("localhost", every_image=True)
     monkeypatch.setattr(DockerEngine, "connect", staticmethod(lambda: fake))
     assert run(["plan", "-c", str(config_dir)]) == ExitStatus.OK
     assert loads == [config_dir]
@@ -93,7 +75,7 @@ def test_desired_takes_the_site_and_reuses_connected_engines(
         raise AssertionError("engines were connected again")
 
     monkeypatch.setattr(deployment, "engines_for", never)
-    fake: Any = ImagesOnly()
+    fake = FakeEngine("localhost", every_image=True)
     wanted = deployment.desired(site, fake, deployment.DesiredOptions(), {"localhost": fake})
     assert wanted.site is site
     assert wanted.engines == {"localhost": fake}
@@ -123,7 +105,7 @@ def test_exports_reach_no_node(
 
     monkeypatch.setattr(deployment, "engines_for", unreachable)
     monkeypatch.setattr(DockerEngine, "connect_endpoint", staticmethod(unreachable))
-    fake: Any = ImagesOnly()
+    fake = FakeEngine("localhost", every_image=True)
     monkeypatch.setattr(DockerEngine, "connect", staticmethod(lambda: fake))
     output = tmp_path / "out"
     assert run([command, "-o", str(output), "-c", str(config_dir)]) == ExitStatus.OK
@@ -141,7 +123,7 @@ def test_an_upgrade_renders_the_pinned_state_once_then_the_new_tag(
     from colla.upgrade.swap import record_revision
 
     site = load_site(config_dir)
-    fake: Any = ImagesOnly()
+    fake = FakeEngine("localhost", every_image=True)
     engines = {"localhost": fake}
     # Glance runs an upgraded tag, so the running state carries a history pin.
     glance = next(
