@@ -7,28 +7,12 @@ from typing import Any
 
 import pytest
 
-from colla import project as project_module
-from colla import site as site_module
 from colla.cli.app import run
 from colla.deploy import deployment
 from colla.engine import DockerEngine, Engine
 from colla.errors import EngineError, ExitStatus
 from colla.site import load_site
 from tests.fakes import FakeEngine
-
-
-@pytest.fixture
-def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every project load, by config directory."""
-    seen: list[Path] = []
-    real = project_module.load_project
-
-    def counted(config_dir: Path, *args: Any, **kwargs: Any) -> Any:
-        seen.append(config_dir)
-        return real(config_dir, *args, **kwargs)
-
-    monkeypatch.setattr(site_module, "load_project", counted)
-    return seen
 
 
 def test_the_site_derives_topology_and_enabled_services_once(
