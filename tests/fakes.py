@@ -3,7 +3,8 @@
 Containers, volumes, images, networks and written directories are kept as dicts, so the
 logic above the engine (plan, apply, swap, revert, prune) runs as it would on a daemon.
 Every call is logged as a short line (``start keystone``); ``fail_on`` makes the calls
-starting with it fail, and ``down`` makes every call fail, as a dead engine would.
+starting with it fail, ``fail_next`` only the next such call, and ``down`` every call, as
+a dead engine would.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class FakeEngine:
     put: list[tuple[str, str, bytes]] = field(default_factory=list)
     ran: list[ContainerRequest] = field(default_factory=list)
     granted: dict[str, Grants] = field(default_factory=dict)
+    once: list[str] = field(default_factory=list)  # see fail_next
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ids: int = 0
 
@@ -81,8 +83,16 @@ class FakeEngine:
     def _call(self, what: str) -> None:
         with self._lock:
             self.calls.append(what)
-        if self.down or (self.fail_on is not None and what.startswith(self.fail_on)):
+            once = next((p for p in self.once if what.startswith(p)), None)
+            if once is not None:
+                self.once.remove(once)
+        failing = self.fail_on is not None and what.startswith(self.fail_on)
+        if self.down or failing or once is not None:
             raise EngineError(f"{what}: the Docker engine does not answer (reset by peer)")
+
+    def fail_next(self, prefix: str) -> None:
+        """Make the next call starting with ``prefix`` fail, and only that one."""
+        self.once.append(prefix)
 
     def _next_id(self) -> str:
         with self._lock:
