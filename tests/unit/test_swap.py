@@ -1,10 +1,13 @@
 """The swap state machine on fake engines: a stop-first swap journals its steps in order
 and commits; a swap that fails at any step is reverted (the database restored only when a
 step changed it), leaves the old version serving and its journal saying how far it got;
-behind HAProxy, a failed health wait or switch puts the old servers back in service."""
+behind HAProxy, a failed health wait or switch puts the old servers back in service; and
+a swap killed at any step is reverted by recovery, or completed once it had committed."""
 
 from __future__ import annotations
 
+import os
+import types
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,9 +18,10 @@ from colla.deploy.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, RevisionStatus
 from colla.upgrade import haproxy
+from colla.upgrade import swap as swap_module
 from colla.upgrade.journal import Journal
 from colla.upgrade.revert import NEXT_SUFFIX, OLD_SUFFIX
-from colla.upgrade.swap import Swapper, SwapPlan
+from colla.upgrade.swap import KILL_ENV, Swapper, SwapPlan, recover
 from tests.fakes import FakeEngine, task_spec
 from tests.unit.test_plan import spec
 
@@ -212,4 +216,51 @@ def test_a_failed_contract_leaves_the_new_version_serving(tmp_path: Path) -> Non
     assert revision.status == RevisionStatus.HEALTHY
     assert "contract failed" in revision.note
     assert host.stored["keystone"].info.labels == new.labels()
+    assert history.unfinished() == []
+
+
+class Killed(BaseException):
+    """colla killed: no except clause of the swap catches it, as none catches SIGKILL."""
+
+
+# (the step colla is killed at, once journalled; whether recovery completes the swap)
+KILLED_AT = {
+    "backup": False,
+    "migrate": False,
+    "prepare-new": False,
+    "stop-old": False,
+    "start-new": False,
+    "verify": False,
+    "commit": True,
+    "contract": True,
+}
+
+
+@pytest.mark.parametrize("step", KILLED_AT)
+def test_a_swap_killed_at_each_step_is_recovered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    def kill(pid: int, sig: int) -> None:
+        raise Killed(step)
+
+    fake_os = types.SimpleNamespace(environ={KILL_ENV: step}, getpid=os.getpid, kill=kill)
+    monkeypatch.setattr(swap_module, "os", fake_os)
+    host = FakeEngine("node1")
+    swapper, history, plan, new = _swap(tmp_path, host)
+    with pytest.raises(Killed):
+        swapper.run(plan)
+    assert [o.step for o in history.unfinished()] == [step]
+    monkeypatch.undo()
+    (done,) = recover(swapper, history, print)
+    if KILLED_AT[step]:
+        assert done == "upgrade of keystone completed"
+        assert host.stored["keystone"].info.labels == new.labels()
+        assert "keystone" + OLD_SUFFIX not in host.stored
+        (revision,) = history.revisions("keystone")
+        assert revision.status == RevisionStatus.HEALTHY
+    else:
+        assert done == "upgrade of keystone reverted"
+        restored = TASK_PREFIX + "keystone-restore" in host.tasks
+        assert restored is (step != "backup")  # the migration is journalled before it runs
+        _old_serves(host, history)
     assert history.unfinished() == []
