@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from colla import session as session_module
 from colla.cli.app import run
 from colla.deploy import deployment
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE
 from colla.engine import DockerEngine
 from colla.engine.endpoint import Endpoint
 from colla.errors import ExitStatus
+from colla.upgrade import haproxy
 from tests.fakes import FakeEngine
 
 
@@ -61,7 +63,15 @@ def reached(monkeypatch: pytest.MonkeyPatch) -> Reached:
     # disk) would fail them.
     for check in ("check_ports", "check_host_resources", "check_host_features"):
         monkeypatch.setattr(deployment, check, lambda *_: [])
+    # An upgrade's functional check and HAProxy calls would reach whatever cloud answers
+    # on this machine.
+    monkeypatch.setattr(session_module, "functional_check", lambda *_: "ok")
+    monkeypatch.setattr(haproxy, "admin", _no_haproxy)
     return found
+
+
+def _no_haproxy(*_: object) -> str:
+    raise AssertionError("HAProxy was asked")
 
 
 COMMANDS = [
@@ -74,6 +84,7 @@ COMMANDS = [
     ["stop"],
     ["destroy", "--volumes", "--yes-i-really-mean-it"],
     ["prune", "--keep", "1"],
+    ["upgrade", "keystone", "--tag", "zed-2"],
 ]
 
 
