@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from colla.engine import Engine
+from colla.engine import DockerEngine
 from colla.images import graph
 from colla.images.catalog import load_catalog
 
@@ -47,7 +47,7 @@ def main() -> int:
         base_seconds = _timed([colla, "base", "--rebuild", "--image", BASE])
         cold = _timed([*build, "--no-cache"])
         warm = _timed(build)
-    engine = Engine.connect()
+    engine = DockerEngine.connect()
     base_info = engine.image(BASE)
     assert base_info is not None
     rows = []

@@ -23,7 +23,7 @@ import openstack
 
 from colla import tinyimage
 from colla.deploy.specs import LABEL_MANAGED
-from colla.engine import Engine
+from colla.engine import DockerEngine
 
 MIB = 1024 * 1024
 
@@ -64,7 +64,7 @@ def main() -> int:
     parser.add_argument("--colla", default=str(Path(sys.executable).parent / "colla"))
     parser.add_argument("--takeover", action="store_true", help="Remove an existing deployment.")
     args = parser.parse_args()
-    engine = Engine.connect()
+    engine = DockerEngine.connect()
     existing = engine.containers(f"{LABEL_MANAGED}=true")
     if existing and not args.takeover:
         names = ", ".join(sorted(c.name for c in existing))

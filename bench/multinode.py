@@ -19,7 +19,7 @@ from pathlib import Path
 from colla.cli.app import run
 from colla.deploy.services import load_services
 from colla.deploy.specs import LABEL_MANAGED
-from colla.engine import Engine
+from colla.engine import DockerEngine, Engine
 from colla.lab.files import inventory_text
 from colla.lab.lab import node_endpoint
 from colla.lab.settings import lab_settings
@@ -84,7 +84,8 @@ def main() -> int:
             return 1
         one, three = _inventory(state, 1), _inventory(state, 3)
         engines = {
-            n: Engine.connect_endpoint(node_endpoint(settings, n)) for n in settings.node_names()
+            n: DockerEngine.connect_endpoint(node_endpoint(settings, n))
+            for n in settings.node_names()
         }
         for node in engines:
             refs = [f"{args.namespace}/{s}:zed" for s in SERVICES]

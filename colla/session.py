@@ -13,7 +13,7 @@ from colla.deploy.check import functional_check
 from colla.deploy.credentials import admin_auth
 from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Change
-from colla.engine import Engine
+from colla.engine import DockerEngine, Engine
 from colla.history.pins import open_history
 from colla.history.store import History, RevisionStatus
 from colla.lock import command_line, locked
@@ -77,7 +77,7 @@ def session(
         site = site_module.load_site(config_dir, inventory)
         project = site.project
         nodes = parse_limit(limit, project)
-        engine = Engine.connect()
+        engine = DockerEngine.connect()
         engines = deployment.engines_for(project, engine, nodes)
         history = open_history(project)
         try:

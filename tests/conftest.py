@@ -17,7 +17,7 @@ import yaml
 
 from colla.cli.app import run
 from colla.deploy.services import load_services
-from colla.engine import Engine
+from colla.engine import DockerEngine
 from tests.janitor import SUITE_VOLUME_PREFIX, suite_volumes, sweep
 from tests.passwords import nasty_passwords
 
@@ -61,20 +61,20 @@ def pytest_report_header() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
+def engine() -> DockerEngine:
     """The local engine; `make test` starts one, so a missing engine is a failure."""
-    return Engine.connect()
+    return DockerEngine.connect()
 
 
 @pytest.fixture(scope="session")
-def images(engine: Engine) -> None:
+def images(engine: DockerEngine) -> None:
     """The core images under the default names (cached when `make aio` built them)."""
     assert run(["base"]) == 0
     assert run(["build", "--profile", "core"]) == 0
 
 
 @pytest.fixture(scope="session")
-def clean_slate(engine: Engine) -> None:
+def clean_slate(engine: DockerEngine) -> None:
     """What a killed earlier run left is removed, and the suite's cloud starts empty."""
     sweep(engine, CONFIG_DIR, print)
     leftovers = suite_volumes(engine)

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from colla.engine import Engine
+from colla.engine import DockerEngine
 from colla.lab.lab import LABEL_LAB
 from colla.lab.settings import LABEL_REGISTRY
 
@@ -30,7 +30,7 @@ SUITE_LABS = ("colla-e2e", "colla-e2e-full")
 REGISTRY = "colla-registry"
 
 
-def sweep(engine: Engine, config_dir: Path, say: Callable[[str], None]) -> None:
+def sweep(engine: DockerEngine, config_dir: Path, say: Callable[[str], None]) -> None:
     """Remove every leftover of an earlier run; say what was removed."""
     leftover_lab = False
     for lab in SUITE_LABS:
@@ -60,6 +60,6 @@ def sweep(engine: Engine, config_dir: Path, say: Callable[[str], None]) -> None:
         say(f"removed the suite's config directory {config_dir}")
 
 
-def suite_volumes(engine: Engine) -> list[str]:
+def suite_volumes(engine: DockerEngine) -> list[str]:
     """The e2e cloud's volumes (never an operator's: those have no suite prefix)."""
     return [v for v in engine.all_volumes() if v.startswith(SUITE_VOLUME_PREFIX)]

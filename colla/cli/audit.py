@@ -17,7 +17,7 @@ from colla.deploy import deployment
 from colla.deploy.audit import Inspected
 from colla.deploy.audit import audit as audit_rows
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_TASK, NodeSpecs
-from colla.engine import Engine, Grants
+from colla.engine import DockerEngine, Engine, Grants
 from colla.errors import CollaError
 from colla.site import load_site
 
@@ -59,7 +59,7 @@ def audit(
     running container has exactly that, and which grants amount to root on the host;
     then every colla container the desired state does not name."""
     site = load_site(config_dir, inventory)
-    wanted = deployment.desired(site, Engine.connect(), pinned(site))
+    wanted = deployment.desired(site, DockerEngine.connect(), pinned(site))
     rows = audit_rows(wanted.nodes, inspect_nodes(wanted.nodes, wanted.engines))
     if as_json:
         out.print_json(json.dumps([vars(r) for r in rows]))

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from colla.cli.console import err, out
 from colla.cli.lab import images_send
-from colla.engine import Engine
+from colla.engine import DockerEngine
 from colla.errors import BadInput, BuildFailed, CollaError
 from colla.images import graph
 from colla.images.base import BaseSettings, ensure_base
@@ -65,7 +65,7 @@ def base(
     settings = BaseSettings(
         ref=ref, suite=suite, mirror=mirror, from_image=from_image, rebuild=rebuild
     )
-    engine = Engine.connect()
+    engine = DockerEngine.connect()
     with err.status("making the base image") as status:
         result = ensure_base(engine, settings, lambda text: status.update(escape(text)))
     out.print(
@@ -160,7 +160,7 @@ def build(
     if template_only is not None:
         _write_templates(renderer, names, template_only)
         return
-    engine = Engine.connect()
+    engine = DockerEngine.connect()
     if "base" in names and engine.image(config.base_image) is None:
         raise CollaError(f"the base OS image {config.base_image} is missing: run `colla base`")
     options = BuildOptions(
@@ -236,7 +236,7 @@ def images(
     """List colla's images with their template hash and package versions."""
     if ctx.invoked_subcommand is not None:
         return
-    engine = Engine.connect()
+    engine = DockerEngine.connect()
     found = sorted(engine.images(LABEL_IMAGE), key=lambda i: (i.labels[LABEL_IMAGE], i.tags))
     rows = [
         {

@@ -22,7 +22,7 @@ from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check
 from colla.deploy.services import load_services
 from colla.deploy.steps import StepKind
-from colla.engine import Engine
+from colla.engine import DockerEngine
 from colla.history.pins import history_options, open_history
 from colla.lock import locked
 from colla.session import session
@@ -129,7 +129,7 @@ def _prepared(config_dir: Path, inventory: Path | None, limit: str | None) -> de
     options = replace(pinned(site), limit=parse_limit(limit, site.project))
     # Refused before the engine is contacted, as the rest of the operator's input is.
     deployment.check_local_directories(site)
-    return deployment.prepare(site, Engine.connect(), options)
+    return deployment.prepare(site, DockerEngine.connect(), options)
 
 
 def _require_checks(prepared: deployment.Deployment) -> None:

@@ -9,7 +9,7 @@ import typer
 from colla.cli.console import out
 from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy import deployment
-from colla.engine import Engine
+from colla.engine import DockerEngine
 from colla.export.compose import compose_tree
 from colla.export.k8s import k8s_tree, manifests
 from colla.export.output import check_output_dir, write_tree
@@ -35,7 +35,7 @@ def compose(
     """Write one docker-compose.yml per node, with the config directories it mounts."""
     check_output_dir(output)
     site = load_site(config_dir, inventory)
-    wanted = deployment.desired_here(site, Engine.connect(), deployment.DesiredOptions())
+    wanted = deployment.desired_here(site, DockerEngine.connect(), deployment.DesiredOptions())
     tree = compose_tree(wanted.nodes, wanted.catalog, node, data_containers)
     # Rendered config holds secrets: the tree is private to its owner and group.
     write_tree(output, tree, "colla compose", dir_mode=0o750)
@@ -49,7 +49,7 @@ def k8s(
     """Write Kubernetes manifests (with a kustomization.yaml) for the deployment."""
     check_output_dir(output)
     site = load_site(config_dir, inventory)
-    wanted = deployment.desired_here(site, Engine.connect(), deployment.DesiredOptions())
+    wanted = deployment.desired_here(site, DockerEngine.connect(), deployment.DesiredOptions())
     secrets = list(wanted.project.passwords.values.values())
     tree = k8s_tree(manifests(wanted.nodes, wanted.catalog, wanted.topology, secrets))
     write_tree(output, tree, "colla k8s", dir_mode=0o750)

@@ -12,7 +12,7 @@ from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy import deployment, nodes
 from colla.deploy.desired import desired_state, image_refs
-from colla.engine import Engine
+from colla.engine import DockerEngine
 from colla.errors import BadInput
 from colla.images.send import send_images
 from colla.lab.files import held
@@ -50,7 +50,7 @@ def lab_up(
         state_dir=state_dir or default_state_root() / name,
     )
     with held(settings.state_dir):
-        state = Lab(Engine.connect(), settings).up()
+        state = Lab(DockerEngine.connect(), settings).up()
     table = Table(title=f"lab {settings.name}")
     for column in ("node", "address", "groups", "action"):
         table.add_column(column)
@@ -66,7 +66,7 @@ def lab_down(name: str = NAME, state_dir: Path | None = STATE_DIR) -> None:
     """Remove the lab's nodes, their volumes, its network and its state directory."""
     settings = lab_settings(name=name, state_dir=state_dir or default_state_root() / name)
     with held(settings.state_dir):
-        removed = Lab(Engine.connect(), settings).down()
+        removed = Lab(DockerEngine.connect(), settings).down()
     for item in removed:
         out.print(f"removed {escape(item)}")
     out.print(f"lab {settings.name}: " + ("down" if removed else "nothing to remove"))
@@ -80,7 +80,7 @@ def registry_up_command(
 ) -> None:
     """Run the registry: push to 127.0.0.1:4000 here, nodes pull from the lab network."""
     settings = lab_settings(name=name, subnet=subnet, state_dir=default_state_root() / name)
-    state = registry_up(Engine.connect(), settings, image)
+    state = registry_up(DockerEngine.connect(), settings, image)
     out.print(
         f"registry {state.action}: push with `colla build --push {state.push_address}`; "
         f"lab nodes pull from {state.pull_address} (docker_registry in globals.yml)"
@@ -94,7 +94,7 @@ def registry_down_command(
 ) -> None:
     """Remove the registry container (its images stay unless --volume)."""
     settings = lab_settings(name=name, state_dir=default_state_root() / name)
-    removed = registry_down(Engine.connect(), settings, volume)
+    removed = registry_down(DockerEngine.connect(), settings, volume)
     for item in removed:
         out.print(f"removed {escape(item)}")
     out.print("registry: " + ("down" if removed else "nothing to remove"))
@@ -120,7 +120,7 @@ def _send(node: str, refs: list[str], config_dir: Path, inventory: Path | None) 
         refs = sorted(image_refs({node: wanted[node]}))
     if not refs:
         raise BadInput(f"node {node} runs no service: name the images to send")
-    local = Engine.connect()
+    local = DockerEngine.connect()
     target = deployment.engines_for(project, local, limit)[node]
     if target is local:
         raise BadInput(f"node {node} is this machine: its images are here already")

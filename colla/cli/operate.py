@@ -17,22 +17,33 @@ from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
 from colla.deploy.nodes import parse_limit
 from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
-from colla.engine import ContainerInfo, Engine
+from colla.engine import ContainerInfo, DockerEngine, Engine
 from colla.errors import BadInput, CollaError
 from colla.lock import locked
-from colla.site import load_site
+from colla.site import Site, load_site
 
 
-def _engines(config_dir: Path, inventory: Path | None, limit: str | None) -> list[Engine]:
-    """Every node's engine once (this machine's alone when there is no config yet)."""
+def _site(config_dir: Path, inventory: Path | None) -> Site | None:
+    """The command's one load; None when there is no config yet (a bare engine)."""
     if not (config_dir / "globals.yml").is_file() and inventory is None:
+        return None
+    return load_site(config_dir, inventory)
+
+
+def _engines(site: Site | None, config_dir: Path, limit: str | None) -> list[Engine]:
+    """Every node's engine once (this machine's alone when there is no config yet)."""
+    if site is None:
         if limit is not None:
             raise BadInput(f"--limit needs a config directory: {config_dir} has no globals.yml")
-        return [Engine.connect()]
-    project = load_site(config_dir, inventory).project
-    engines = deployment.engines_for(project, Engine.connect(), parse_limit(limit, project))
+        return [DockerEngine.connect()]
+    project = site.project
+    engines = deployment.engines_for(project, DockerEngine.connect(), parse_limit(limit, project))
     unique = {id(e): e for e in engines.values()}
     return list(unique.values())
+
+
+def _reached(config_dir: Path, inventory: Path | None, limit: str | None) -> list[Engine]:
+    return _engines(_site(config_dir, inventory), config_dir, limit)
 
 
 def _managed(
@@ -75,7 +86,7 @@ def status(
 ) -> None:
     """A table of colla's containers on every node: node, service, image, health, uptime."""
     rows = []
-    for _, c in _managed(_engines(config_dir, inventory, limit)):
+    for _, c in _managed(_reached(config_dir, inventory, limit)):
         spec = json.loads(c.labels.get(LABEL_SPEC, "{}") or "{}")
         rows.append(
             {
@@ -132,7 +143,7 @@ def logs(
 ) -> None:
     """Print a service's container logs (on every node that runs it)."""
     lines = parse_tail(tail)
-    containers = _managed(_engines(config_dir, inventory, limit), service)
+    containers = _managed(_reached(config_dir, inventory, limit), service)
     if follow:
         if len(containers) != 1:
             raise BadInput(
@@ -156,7 +167,7 @@ def stop(
 ) -> None:
     """Stop containers (they stay, with their volumes; `colla deploy` starts them again)."""
     with locked(config_dir):
-        for engine, c in _managed(_engines(config_dir, inventory, limit), service):
+        for engine, c in _managed(_reached(config_dir, inventory, limit), service):
             if c.state == "running":
                 engine.stop(c.name)
                 out.print(f"stopped {c.labels.get(LABEL_NODE, '')}/{c.name}")
@@ -172,20 +183,21 @@ def destroy(
     """Remove every colla container on every node (and, with --volumes, this cloud's
     data volumes: those its config directory names, never another cloud's)."""
     with locked(config_dir):
-        ours = _own_volumes(config_dir, inventory) if volumes else None
-        _remove_all(_engines(config_dir, inventory, limit), ours, yes)
+        site = _site(config_dir, inventory)
+        # Refused before any engine is reached.
+        ours = _own_volumes(site, config_dir) if volumes else None
+        _remove_all(_engines(site, config_dir, limit), ours, yes)
 
 
-def _own_volumes(config_dir: Path, inventory: Path | None) -> set[str]:
+def _own_volumes(site: Site | None, config_dir: Path) -> set[str]:
     """The names of the volumes this config directory's cloud uses: the catalog's volumes
     under its ``colla_volume_prefix``. Other clouds on the same engine (another prefix)
     keep theirs."""
-    if not (config_dir / "globals.yml").is_file():
+    if site is None:
         raise BadInput(
             f"destroy --volumes: {config_dir} has no globals.yml, so which volumes are this "
             "cloud's is unknown; nothing removed"
         )
-    site = load_site(config_dir, inventory)
     prefix = site.project.globals.colla_volume_prefix
     return {prefix + name for name in site.catalog.volume_names()}
 

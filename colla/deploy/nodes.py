@@ -13,7 +13,7 @@ from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check, check_images
 from colla.deploy.specs import NodeSpecs
 from colla.deploy.topology import is_local
-from colla.engine import ContainerRequest, Engine
+from colla.engine import ContainerRequest, DockerEngine, Engine
 from colla.engine.endpoint import Endpoint, HostFacts, endpoint_for
 from colla.errors import BadInput, CollaError, EngineError
 from colla.project import Project
@@ -107,7 +107,7 @@ def connect(
 
     def one(node: str) -> Engine:
         endpoint = found[node]
-        return local if endpoint.kind == "local" else Engine.connect_endpoint(endpoint)
+        return local if endpoint.kind == "local" else DockerEngine.connect_endpoint(endpoint)
 
     engines, errors = in_parallel(found, one)
     if errors:

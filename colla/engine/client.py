@@ -1,4 +1,4 @@
-"""One Engine per Docker daemon; every SDK failure leaves here as a colla error."""
+"""One DockerEngine per Docker daemon; every SDK failure leaves here as a colla error."""
 
 from __future__ import annotations
 
@@ -67,8 +67,12 @@ class RunResult:
     output: str
 
 
-class Engine(ContainersMixin, TransferMixin):
-    """A connection to one Docker daemon; ``remote`` when it runs on another machine."""
+class DockerEngine(ContainersMixin, TransferMixin):
+    """A connection to one Docker daemon; ``remote`` when it runs on another machine.
+
+    It implements :class:`colla.engine.Engine`, the protocol the library is written
+    against; only the edges that open connections name this class.
+    """
 
     def __init__(self, client: Any, url: str, remote: bool = False) -> None:
         self._client = client
@@ -76,7 +80,7 @@ class Engine(ContainersMixin, TransferMixin):
         self.remote = remote
 
     @classmethod
-    def connect(cls, url: str | None = None, timeout: int = 120) -> Engine:
+    def connect(cls, url: str | None = None, timeout: int = 120) -> DockerEngine:
         """Connect to ``url`` (default: the environment, then the local socket) and ping it."""
         target = url or "the local Docker engine (DOCKER_HOST or /var/run/docker.sock)"
         try:
@@ -93,7 +97,7 @@ class Engine(ContainersMixin, TransferMixin):
         return cls(client, url or "local")
 
     @classmethod
-    def connect_endpoint(cls, endpoint: Endpoint, timeout: int = 120) -> Engine:
+    def connect_endpoint(cls, endpoint: Endpoint, timeout: int = 120) -> DockerEngine:
         """Connect to a node's engine (ssh or tcp+TLS) and ping it; errors name the node."""
         if endpoint.kind == "local":
             return cls.connect(timeout=timeout)

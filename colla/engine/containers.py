@@ -1,4 +1,4 @@
-"""Containers and volumes on one engine (mixed into Engine)."""
+"""Containers and volumes on one engine (mixed into DockerEngine)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Moving bytes to and between engines: files into a node's directories, images from one
-engine to another, and the lab's networks (mixed into Engine)."""
+engine to another, and the lab's networks (mixed into DockerEngine)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from colla.engine import ContainerRequest, Engine
+from colla.engine import ContainerRequest, DockerEngine, Engine
 from colla.engine.endpoint import Endpoint
 from colla.engine.transfer import FileEntry, files_tar
 from colla.errors import BadInput, CollaError, EngineError
@@ -235,7 +235,7 @@ class Lab:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             try:
-                Engine.connect_endpoint(endpoint, timeout=10)
+                DockerEngine.connect_endpoint(endpoint, timeout=10)
                 return
             except EngineError as e:
                 info = self.engine.container(node_container(s, node))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from colla.cli.app import run
 from colla.deploy.specs import LABEL_MANAGED
-from colla.engine import ContainerInfo, Engine
+from colla.engine import ContainerInfo, DockerEngine, Engine
 from colla.lab.lab import node_endpoint
 from colla.lab.registry import registry_down
 from colla.lab.settings import LabSettings
@@ -46,7 +46,7 @@ class Lab:
 
     def node(self, name: str) -> Engine:
         """A node's engine, over SSH with the lab's key and known_hosts."""
-        return Engine.connect_endpoint(node_endpoint(self.settings, name))
+        return DockerEngine.connect_endpoint(node_endpoint(self.settings, name))
 
     def wait_for_node(self, name: str, timeout: float = 60) -> None:
         """Until the node's engine answers again."""
@@ -82,7 +82,7 @@ def running_lab(
     settings: LabSettings, globals_extra: str, inventory_extra: str, builds: Sequence[list[str]]
 ) -> Iterator[Lab]:
     """Build and push ``builds``, bring the lab up, write the test's config directory."""
-    local = Engine.connect()
+    local = DockerEngine.connect()
     # The all-in-one cloud's modules are done by now (tests/conftest.py's order): its
     # 19 containers would only take the 2 cores and the memory the lab nodes need.
     if CONFIG_DIR.exists():

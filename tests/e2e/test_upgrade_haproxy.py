@@ -20,7 +20,7 @@ import pytest
 from colla.cli.app import run
 from colla.deploy.services import load_services
 from colla.deploy.specs import LABEL_MANAGED
-from colla.engine import Engine
+from colla.engine import DockerEngine, Engine
 from colla.project import load_project
 from colla.upgrade import haproxy
 from tests.e2e.conftest import killed_at
@@ -75,7 +75,7 @@ def behind_haproxy(config_dir: Path) -> Path:
     text = text.replace(old, f'kolla_internal_vip_address: "{VIP}"')
     globals_path.write_text(text + "enable_haproxy: true\n")
     assert run(["deploy", "-c", str(config_dir)]) == 0
-    haproxy_container = Engine.connect().container("haproxy")
+    haproxy_container = DockerEngine.connect().container("haproxy")
     assert haproxy_container is not None and haproxy_container.health == "healthy"
     return config_dir
 

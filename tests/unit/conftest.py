@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from colla import project as project_module
+from colla import site as site_module
 from colla.config.example import write_example
 from colla.config.passwords import generate_passwords
 from colla.deploy.services import load_services
@@ -80,3 +83,17 @@ def example_config(tmp_path: Path) -> Path:
 def config_dir(example_config: Path) -> Path:
     """The same example config, under the name most unit tests use."""
     return example_config
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every project load, by config directory."""
+    seen: list[Path] = []
+    real = project_module.load_project
+
+    def counted(config_dir: Path, *args: Any, **kwargs: Any) -> Any:
+        seen.append(config_dir)
+        return real(config_dir, *args, **kwargs)
+
+    monkeypatch.setattr(site_module, "load_project", counted)
+    return seen

@@ -3,9 +3,7 @@ node and what had been done there."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any, cast
 
 import docker.types
 import pytest
@@ -14,53 +12,10 @@ from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.plan import Action, Change, Plan, make_plan
 from colla.deploy.services import load_services
 from colla.deploy.specs import ContainerSpec, NodeSpecs
-from colla.engine import ContainerInfo, ContainerRequest, Engine
 from colla.engine.containers import log_config
-from colla.engine.transfer import FileEntry
-from colla.errors import DeployFailed, EngineError
+from colla.errors import DeployFailed
+from tests.fakes import FakeEngine
 from tests.unit.test_plan import spec
-
-
-class FakeEngine:
-    """Records calls; ``fail_on`` names a call that raises as a dead engine would."""
-
-    def __init__(self, remote: bool, fail_on: str | None = None) -> None:
-        self.remote = remote
-        self.url = "ssh://fake" if remote else "local"
-        self.fail_on = fail_on
-        self.calls: list[str] = []
-        self.running: dict[str, ContainerInfo] = {}
-        self.lock = threading.Lock()
-
-    def _call(self, what: str) -> None:
-        with self.lock:
-            self.calls.append(what)
-        if self.fail_on is not None and what.startswith(self.fail_on):
-            raise EngineError(f"{what}: the Docker engine does not answer (reset by peer)")
-
-    def all_volumes(self) -> list[str]:
-        return []
-
-    def create_volume(self, name: str, labels: Any) -> None:
-        self._call(f"volume {name}")
-
-    def write_directory(self, path: str, files: list[FileEntry], image: str) -> None:
-        self._call(f"write {path}")
-
-    def create_container(self, request: ContainerRequest) -> str:
-        self._call(f"create {request.name}")
-        return request.name
-
-    def start(self, name: str) -> None:
-        self._call(f"start {name}")
-        self.running[name] = ContainerInfo(name, name, "running", "healthy", {}, "", "", 0)
-
-    def container(self, name: str) -> ContainerInfo | None:
-        self._call(f"inspect {name}")
-        return self.running.get(name)
-
-    def logs(self, name: str, tail: int | str = "all") -> str:
-        return ""
 
 
 def _memcached(node: str, config_root: Path) -> ContainerSpec:
@@ -71,16 +26,14 @@ def _memcached(node: str, config_root: Path) -> ContainerSpec:
 def _apply(engines: dict[str, FakeEngine], tmp_path: Path) -> None:
     specs = {n: _memcached(n, tmp_path) for n in engines}
     nodes = {n: NodeSpecs(n, (s,), {}) for n, s in specs.items()}
-    # The fakes stand in for engines: they have every method the applier calls.
-    real = cast(dict[str, Engine], engines)
-    applier = Applier(real, load_services(), ApplyOptions(health_timeout=10), print)
+    applier = Applier(engines, load_services(), ApplyOptions(health_timeout=10), print)
     applier.apply(make_plan(nodes, {}, {"memcached"}))
 
 
 def test_each_node_gets_its_container_and_remote_config_goes_through_its_engine(
     tmp_path: Path,
 ) -> None:
-    engines = {"node1": FakeEngine(remote=False), "node2": FakeEngine(remote=True)}
+    engines = {"node1": FakeEngine("node1"), "node2": FakeEngine("node2", remote=True)}
     _apply(engines, tmp_path)
     assert (tmp_path / "node1" / "memcached" / "main.conf").read_text() == "x = 1\n"
     assert not (tmp_path / "node2").exists()
@@ -91,8 +44,8 @@ def test_each_node_gets_its_container_and_remote_config_goes_through_its_engine(
 
 def test_a_failing_node_is_named_with_what_was_done_there(tmp_path: Path) -> None:
     engines = {
-        "node1": FakeEngine(remote=True),
-        "node2": FakeEngine(remote=True, fail_on="start"),
+        "node1": FakeEngine("node1", remote=True),
+        "node2": FakeEngine("node2", remote=True, fail_on="start"),
     }
     with pytest.raises(DeployFailed) as e:
         _apply(engines, tmp_path)
@@ -100,20 +53,13 @@ def test_a_failing_node_is_named_with_what_was_done_there(tmp_path: Path) -> Non
     assert message.startswith("memcached failed on 1 node(s): node node2: start memcached:")
     assert message.endswith("; done there before: created memcached")
     # The other node's work on the service completed.
-    assert engines["node1"].running["memcached"].state == "running"
+    assert engines["node1"].state("memcached") == "running"
 
 
-class PortEngine(FakeEngine):
-    """Answers the port-check container with the ports it was told are busy."""
-
-    def __init__(self, busy: set[int]) -> None:
-        super().__init__(remote=True)
-        self.busy = busy
-        self.requests: list[ContainerRequest] = []
-
-    def run_to_completion(self, request: ContainerRequest) -> tuple[int, str]:
-        self.requests.append(request)
-        return 0, "".join(f"{p}\n" for p in sorted(self.busy))
+def _ports(busy: set[int], remote: bool = True) -> FakeEngine:
+    """An engine whose port-check container answers that ``busy`` ports are in use."""
+    answer = (0, "".join(f"{p}\n" for p in sorted(busy)))
+    return FakeEngine("node2", remote=remote, results={"colla-portcheck-node2": answer})
 
 
 def test_ports_on_other_nodes_are_asked_through_their_engines(tmp_path: Path) -> None:
@@ -122,19 +68,18 @@ def test_ports_on_other_nodes_are_asked_through_their_engines(tmp_path: Path) ->
     made = spec({"name": "memcached", "service": "memcached", "node": "node2"})
     wanted = ContainerSpec(**{**vars(made), "ports": (11211,)})
     plan = Plan((Change(Action.CREATE, "node2", "memcached", "memcached", ("new",), wanted),))
-    busy, free = PortEngine({11211}), PortEngine(set())
+    busy, free = _ports({11211}), _ports(set())
     addresses = {"node2": "10.0.0.2"}
-    [check] = check_remote_ports(plan, addresses, cast(dict[str, Engine], {"node2": busy}))
+    [check] = check_remote_ports(plan, addresses, {"node2": busy})
     assert (check.name, check.ok) == ("port 11211 on node2", False)
     assert "10.0.0.2:11211 needed by memcached is already in use" in check.detail
-    request = busy.requests[0]
+    request = busy.ran[0]
     assert request.network == "host" and "/dev/tcp/10.0.0.2/$p" in " ".join(request.command or ())
-    [check] = check_remote_ports(plan, addresses, cast(dict[str, Engine], {"node2": free}))
+    [check] = check_remote_ports(plan, addresses, {"node2": free})
     assert check.ok
     # A local node's ports are checked directly, not through a container.
-    local = PortEngine({11211})
-    local.remote = False
-    assert check_remote_ports(plan, addresses, cast(dict[str, Engine], {"node2": local})) == []
+    local = _ports({11211}, remote=False)
+    assert check_remote_ports(plan, addresses, {"node2": local}) == []
 
 
 def test_the_engine_asks_docker_for_a_rotated_json_file_log() -> None:

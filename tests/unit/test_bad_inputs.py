@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from colla.cli.app import run
-from colla.engine import Engine
+from colla.engine import DockerEngine, Engine
 from tests.bad_inputs import Case, apply_case, load_cases, make_config_dir, snapshot
 
 CASES = [c for c in load_cases() if c.tier == "unit"]
@@ -57,7 +57,7 @@ def test_bad_input(
     shutil.copytree(pristine, config_dir, symlinks=True)
     apply_case(case, config_dir)
     before = snapshot(tmp_path)
-    monkeypatch.setattr(Engine, "connect", _no_engine)
+    monkeypatch.setattr(DockerEngine, "connect", _no_engine)
     capsys.readouterr()
 
     status = run(case.argv(config_dir))

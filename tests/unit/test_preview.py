@@ -3,37 +3,19 @@ engines."""
 
 from __future__ import annotations
 
-from typing import cast
-
 from colla.deploy.specs import ContainerSpec, TaskSpec
-from colla.engine import ContainerInfo, Engine
 from colla.upgrade.preview import already_applied, preview
 from colla.upgrade.swap import SwapPlan
+from tests.fakes import FakeEngine
 from tests.unit.test_plan import spec
 
 
-def _info(made: ContainerSpec) -> ContainerInfo:
-    labels = made.labels()
-    return ContainerInfo(made.name, made.name, "running", "healthy", labels, made.image_id, "", 0)
-
-
-class Node:
-    """An engine holding some running colla containers."""
-
-    def __init__(self, *running: ContainerSpec) -> None:
-        self.running = {
-            s.name: ContainerInfo(
-                s.name, s.name, "running", "healthy", s.labels(), s.image_id, "", 0
-            )
-            for s in running
-        }
-
-    def container(self, name: str) -> ContainerInfo | None:
-        return self.running.get(name)
-
-    def containers(self, label: str) -> list[ContainerInfo]:
-        assert label == "colla.managed=true"
-        return list(self.running.values())
+def _node(*running: ContainerSpec) -> dict[str, FakeEngine]:
+    """The node of ``running``, whose engine runs those colla containers."""
+    engine = FakeEngine(running[0].node)
+    for s in running:
+        engine.add(s.name, labels=s.labels(), image_id=s.image_id)
+    return {engine.node: engine}
 
 
 OLD = spec({"name": "keystone", "service": "keystone", "image_id": "sha256:aaaaaaaaaaaaaaaa"})
@@ -47,7 +29,7 @@ def _plan(*new: ContainerSpec) -> SwapPlan:
 
 def test_a_preview_shows_what_runs_what_replaces_it_and_the_steps() -> None:
     other = spec({"name": "keystone_ssh", "service": "keystone", "image_id": "sha256:cc"})
-    engines = cast(dict[str, Engine], {OLD.node: Node(OLD)})
+    engines = _node(OLD)
     shown = preview(_plan(other, NEW), engines)
     assert [(r.container, r.running) for r in shown.rows] == [
         ("keystone", "aaaaaaaaaaaa"),
@@ -60,6 +42,6 @@ def test_a_preview_shows_what_runs_what_replaces_it_and_the_steps() -> None:
 
 
 def test_a_swap_to_what_runs_has_nothing_to_do() -> None:
-    engines = cast(dict[str, Engine], {OLD.node: Node(OLD)})
+    engines = _node(OLD)
     assert already_applied(_plan(OLD), engines)
     assert not already_applied(_plan(NEW), engines)

@@ -7,50 +7,13 @@ from typing import Any
 
 import pytest
 
-from colla import project as project_module
-from colla import site as site_module
 from colla.cli import console
 from colla.cli.app import run
 from colla.deploy import deployment
-from colla.engine import Engine, ImageInfo
+from colla.engine import DockerEngine, Engine
 from colla.errors import EngineError, ExitStatus
 from colla.site import load_site
-
-
-class ImagesOnly:
-    """An engine that has every image and runs nothing: enough to plan against."""
-
-    remote = False
-    url = "local"
-
-    def image(self, ref: str) -> ImageInfo:
-        return ImageInfo("sha256:" + "0" * 64, (ref,), {}, 0, (), "")
-
-    def containers(self, label: str) -> list[Any]:
-        return []
-
-    def container(self, name: str) -> None:
-        return None
-
-    def docker_root(self) -> str:
-        return "/"
-
-    def all_volumes(self) -> list[str]:
-        return []
-
-
-@pytest.fixture
-def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every project load, by config directory."""
-    seen: list[Path] = []
-    real = project_module.load_project
-
-    def counted(config_dir: Path, *args: Any, **kwargs: Any) -> Any:
-        seen.append(config_dir)
-        return real(config_dir, *args, **kwargs)
-
-    monkeypatch.setattr(site_module, "load_project", counted)
-    return seen
+from tests.fakes import FakeEngine
 
 
 def test_the_site_derives_topology_and_enabled_services_once(
@@ -69,8 +32,8 @@ def test_plan_loads_the_project_once_and_lists_every_step(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    fake: Any = ImagesOnly()
-    monkeypatch.setattr(Engine, "connect", staticmethod(lambda: fake))
+    fake = FakeEngine("localhost", every_image=True)
+    monkeypatch.setattr(DockerEngine, "connect", staticmethod(lambda: fake))
     # Wide enough that no name is folded across lines of the table.
     monkeypatch.setattr(console.out, "width", 240)
     assert run(["plan", "-c", str(config_dir)]) == ExitStatus.OK
@@ -95,7 +58,7 @@ def test_commands_load_the_project_once_before_the_engine(
     def unreachable() -> Engine:
         raise EngineError("the Docker engine does not answer")
 
-    monkeypatch.setattr(Engine, "connect", staticmethod(unreachable))
+    monkeypatch.setattr(DockerEngine, "connect", staticmethod(unreachable))
     assert run([*args, "-c", str(config_dir)]) != ExitStatus.OK
     assert loads == [config_dir]
 
@@ -109,7 +72,7 @@ def test_desired_takes_the_site_and_reuses_connected_engines(
         raise AssertionError("engines were connected again")
 
     monkeypatch.setattr(deployment, "engines_for", never)
-    fake: Any = ImagesOnly()
+    fake = FakeEngine("localhost", every_image=True)
     wanted = deployment.desired(site, fake, deployment.DesiredOptions(), {"localhost": fake})
     assert wanted.site is site
     assert wanted.engines == {"localhost": fake}
@@ -138,9 +101,9 @@ def test_exports_reach_no_node(
         raise AssertionError("a node was reached")
 
     monkeypatch.setattr(deployment, "engines_for", unreachable)
-    monkeypatch.setattr(Engine, "connect_endpoint", staticmethod(unreachable))
-    fake: Any = ImagesOnly()
-    monkeypatch.setattr(Engine, "connect", staticmethod(lambda: fake))
+    monkeypatch.setattr(DockerEngine, "connect_endpoint", staticmethod(unreachable))
+    fake = FakeEngine("localhost", every_image=True)
+    monkeypatch.setattr(DockerEngine, "connect", staticmethod(lambda: fake))
     output = tmp_path / "out"
     assert run([command, "-o", str(output), "-c", str(config_dir)]) == ExitStatus.OK
     assert loads == [config_dir]
@@ -157,7 +120,7 @@ def test_an_upgrade_renders_the_pinned_state_once_then_the_new_tag(
     from colla.upgrade.swap import record_revision
 
     site = load_site(config_dir)
-    fake: Any = ImagesOnly()
+    fake = FakeEngine("localhost", every_image=True)
     engines = {"localhost": fake}
     # Glance runs an upgraded tag, so the running state carries a history pin.
     glance = next(

@@ -4,7 +4,6 @@ the applier runs them and nothing else."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.nodefiles import config_differs, write_config_dir
@@ -12,8 +11,7 @@ from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.services import load_services
 from colla.deploy.specs import ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from colla.deploy.steps import StepKind
-from colla.engine import ContainerRequest, Engine
-from tests.unit.test_apply_nodes import FakeEngine
+from tests.fakes import FakeEngine
 from tests.unit.test_plan import spec
 
 NODE = "node1"
@@ -89,30 +87,23 @@ def test_a_stopped_container_gets_its_config_but_no_bootstrap(tmp_path: Path) ->
     assert _steps(plan) == [("write config", "memcached", "container to start")]
 
 
-class TaskEngine(FakeEngine):
-    """Runs one-shot tasks successfully, recording them."""
-
-    def run_to_completion(self, request: ContainerRequest) -> tuple[int, str]:
-        self._call(f"task {request.name}")
-        return 0, ""
+def _apply(engine: FakeEngine, plan: Plan) -> None:
+    Applier({NODE: engine}, load_services(), ApplyOptions(10), print).apply(plan)
 
 
-def _apply(engine: TaskEngine, plan: Plan) -> None:
-    applier = Applier(
-        cast(dict[str, Engine], {NODE: engine}), load_services(), ApplyOptions(10), print
-    )
-    applier.apply(plan)
+def _did(engine: FakeEngine) -> list[str]:
+    return [c for c in engine.calls if not c.startswith("inspect")]
 
 
 def test_the_applier_runs_the_plans_steps_in_order(tmp_path: Path) -> None:
-    engine = TaskEngine(remote=False)
+    engine = FakeEngine(NODE)
     _apply(engine, make_plan(_node(tmp_path), {}, {"memcached"}, {NODE: frozenset({"seed"})}))
-    assert [c for c in engine.calls if not c.startswith("inspect")] == [
+    assert _did(engine) == [
         "volume cache",
-        "task colla-task-warm",
+        "run colla-task-warm",
         "create memcached",
         "start memcached",
-        "task colla-task-check",
+        "run colla-task-check",
     ]
     for name in ("memcached", "warm", "check"):
         assert (tmp_path / name).is_dir()
@@ -121,11 +112,12 @@ def test_the_applier_runs_the_plans_steps_in_order(tmp_path: Path) -> None:
 def test_the_applier_does_only_what_the_plan_holds(tmp_path: Path) -> None:
     # A plan of one container start: no volume, no task, and only that directory.
     nodes = _node(tmp_path)
-    engine = TaskEngine(remote=False)
+    engine = FakeEngine(NODE)
+    engine.add("memcached", state="exited", health=None)
     plan = make_plan(nodes, _running(nodes, "exited"), {"memcached"}, {NODE: frozenset()})
     only = Plan(plan.changes, tuple(s for s in plan.steps if s.kind is not StepKind.VOLUME))
     _apply(engine, only)
-    assert [c for c in engine.calls if not c.startswith("inspect")] == ["start memcached"]
+    assert _did(engine) == ["start memcached"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["memcached"]
 
 

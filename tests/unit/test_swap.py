@@ -1,105 +1,266 @@
 """The swap state machine on fake engines: a stop-first swap journals its steps in order
-and commits; a swap whose new version fails its health check is reverted, restoring the
-database it changed, and its revisions are recorded rolled back."""
+and commits; a swap that fails at any step is reverted (the database restored only when a
+step changed it), leaves the old version serving and its journal saying how far it got;
+behind HAProxy, a failed health wait or switch puts the old servers back in service; and
+a swap killed at any step is reverted by recovery, or completed once it had committed."""
 
 from __future__ import annotations
 
+import os
+import types
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import cast
 
 import pytest
 
-from colla.deploy.specs import ContainerSpec
-from colla.engine import ContainerInfo, ContainerRequest, Engine
-from colla.errors import DeployFailed
+from colla.deploy.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
+from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, RevisionStatus
+from colla.upgrade import haproxy
+from colla.upgrade import swap as swap_module
 from colla.upgrade.journal import Journal
-from colla.upgrade.revert import OLD_SUFFIX
-from colla.upgrade.swap import Swapper, SwapPlan
+from colla.upgrade.revert import NEXT_SUFFIX, OLD_SUFFIX
+from colla.upgrade.swap import KILL_ENV, Swapper, SwapPlan, recover
+from tests.fakes import FakeEngine, task_spec
 from tests.unit.test_plan import spec
-from tests.unit.test_revert import Node, Tasks, _task
 
 
-class Host(Node):
-    """A node that also creates, stops and logs containers; those it creates start
-    ``health``, the old ones healthy."""
-
-    def __init__(self, name: str, health: str = "healthy") -> None:
-        super().__init__(name)
-        self.health = health
-        self.created: set[str] = set()
-
-    def create_container(self, request: ContainerRequest) -> None:
-        self._call(f"create {request.name}")
-        info = ContainerInfo(
-            request.name, request.name, "created", None, dict(request.labels), "", "", 0
-        )
-        self.containers[request.name] = info
-        self.created.add(info.id)
-
-    def start(self, name: str) -> None:
-        super().start(name)
-        made = self.containers[name].id in self.created
-        self.containers[name] = replace(
-            self.containers[name], health=self.health if made else "healthy"
-        )
-
-    def stop(self, name: str, timeout: int = 10) -> None:
-        self._call(f"stop {name}")
-        self.containers[name] = replace(self.containers[name], state="exited")
-
-    def logs(self, name: str, tail: int = 10) -> str:
-        return "a log line\n"
+def _passes(service: str) -> None:
+    """A functional check that passes."""
 
 
-def _swap(tmp_path: Path, host: Host) -> tuple[Swapper, History, SwapPlan, ContainerSpec]:
+def _swap(
+    tmp_path: Path, host: FakeEngine, check: Callable[[str], None] = _passes
+) -> tuple[Swapper, History, SwapPlan, ContainerSpec]:
     new = replace(
         spec({"name": "keystone", "service": "keystone", "node": "node1"}),
         config_dir=str(tmp_path / "keystone"),
     )
-    host.add("keystone", spec_hash="old")
-    host.ran = Tasks()
+    host.add("keystone", labels={LABEL_HASH: "old"})
     plan = SwapPlan(
         kind="upgrade",
         service="keystone",
         new=(new,),
-        backup=_task("keystone-backup", "node1", tmp_path),
-        restore=_task("keystone-restore", "node1", tmp_path),
-        migrate=(_task("keystone-migrate", "node1", tmp_path),),
-        contract=(_task("keystone-contract", "node1", tmp_path),),
+        backup=task_spec("keystone-backup", "node1", tmp_path),
+        restore=task_spec("keystone-restore", "node1", tmp_path),
+        migrate=(task_spec("keystone-migrate", "node1", tmp_path),),
+        contract=(task_spec("keystone-contract", "node1", tmp_path),),
     )
     history = History(tmp_path / "history.sqlite")
-    engines = cast(dict[str, Engine], {"node1": host})
-    return Swapper(engines, history, lambda service: None, print, 5), history, plan, new
+    return Swapper({"node1": host}, history, check, print, 5), history, plan, new
 
 
 def test_a_stop_first_swap_journals_each_step_and_commits(tmp_path: Path) -> None:
-    host = Host("node1")
+    host = FakeEngine("node1")
     swapper, history, plan, new = _swap(tmp_path, host)
     (revision,) = swapper.run(plan)
     steps = ["planned", "backup", "migrate", "prepare-new", "stop-old", "start-new", "verify"]
     assert history.journal(1) == [*steps, "commit", "contract", "done"]
-    ran = ["node1/keystone-backup", "node1/keystone-migrate", "node1/keystone-contract"]
-    assert host.ran.tasks == ran
+    ran = ["keystone-backup", "keystone-migrate", "keystone-contract"]
+    assert [t.removeprefix(TASK_PREFIX) for t in host.tasks] == ran
     found = history.revision(revision)
     assert found is not None and found.status == RevisionStatus.HEALTHY
-    assert host.containers["keystone"].labels == new.labels()
-    assert "keystone" + OLD_SUFFIX not in host.containers
+    assert host.stored["keystone"].info.labels == new.labels()
+    assert "keystone" + OLD_SUFFIX not in host.stored
     op = history.operation(1)
     assert op is not None and Journal.from_dict(op.data).db_changed
 
 
 def test_a_new_version_that_fails_is_reverted_and_the_dump_restored(tmp_path: Path) -> None:
-    host = Host("node1", health="unhealthy")
+    host = FakeEngine("node1", health="unhealthy")
     swapper, history, plan, _ = _swap(tmp_path, host)
     with pytest.raises(DeployFailed, match="upgrade of keystone failed and was rolled back"):
         swapper.run(plan)
     assert history.journal(1)[-3:] == ["verify", "revert", "reverted"]
-    assert host.ran.tasks[-1] == "node1/keystone-restore"
+    assert host.tasks[-1] == TASK_PREFIX + "keystone-restore"
     (revision,) = history.revisions("keystone")
     assert revision.status == RevisionStatus.ROLLED_BACK
     # The old container is back under its name, running.
-    assert host.containers["keystone"].labels.get("colla.spec-hash") == "old"
-    assert host.containers["keystone"].state == "running"
+    assert host.stored["keystone"].info.labels.get(LABEL_HASH) == "old"
+    assert host.state("keystone") == "running"
+    assert history.unfinished() == []
+
+
+def _old_serves(host: FakeEngine, history: History) -> None:
+    """The revert's end state: the old container back under its name and running, the
+    new one and the kept one gone, the revision rolled back, nothing left to recover."""
+    assert host.stored["keystone"].info.labels.get(LABEL_HASH) == "old"
+    assert host.state("keystone") == "running"
+    assert {"keystone" + NEXT_SUFFIX, "keystone" + OLD_SUFFIX}.isdisjoint(host.stored)
+    (revision,) = history.revisions("keystone")
+    assert revision.status == RevisionStatus.ROLLED_BACK
+    assert history.unfinished() == []
+
+
+def _failing(message: str) -> Callable[[str], None]:
+    def check(service: str) -> None:
+        raise CollaError(message)
+
+    return check
+
+
+BEFORE = ["planned", "backup"]
+MIGRATED = [*BEFORE, "migrate"]
+# (the failure, the steps journalled up to it, whether the dump is restored)
+STOP_FIRST_FAILURES = {
+    "backup": (BEFORE, False),
+    "migrate": (MIGRATED, True),
+    "prepare-new": ([*MIGRATED, "prepare-new"], True),
+    "stop-old": ([*MIGRATED, "prepare-new", "stop-old"], True),
+    "start-new": ([*MIGRATED, "prepare-new", "stop-old", "start-new"], True),
+    "check": ([*MIGRATED, "prepare-new", "stop-old", "start-new", "verify"], True),
+}
+
+
+@pytest.mark.parametrize("failure", STOP_FIRST_FAILURES)
+def test_a_failure_at_each_step_is_reverted_and_journalled(tmp_path: Path, failure: str) -> None:
+    host = FakeEngine("node1")
+    check = _failing("the token API answers 500") if failure == "check" else _passes
+    swapper, history, plan, _ = _swap(tmp_path, host, check)
+    if failure in ("backup", "migrate"):
+        host.results[f"{TASK_PREFIX}keystone-{failure}"] = (1, f"{failure} failed")
+    elif failure == "prepare-new":
+        host.fail_next("create keystone" + NEXT_SUFFIX)
+    elif failure == "stop-old":
+        host.fail_next("stop keystone")
+    elif failure == "start-new":
+        host.fail_next("start keystone")
+    with pytest.raises(DeployFailed, match="upgrade of keystone failed and was rolled back"):
+        swapper.run(plan)
+    steps, restored = STOP_FIRST_FAILURES[failure]
+    assert history.journal(1) == [*steps, *(["revert"] if restored else []), "reverted"]
+    assert (TASK_PREFIX + "keystone-restore" in host.tasks) is restored
+    _old_serves(host, history)
+
+
+class HAProxy:
+    """HAProxy's runtime API as the swap drives it: server states set, in order; the
+    ``fail_wait``-th wait (1-based) times out."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail_wait: int | None = None) -> None:
+        self.states: list[tuple[str, str, str]] = []
+        self.waits = 0
+        self.fail_wait = fail_wait
+        monkeypatch.setattr(haproxy, "set_state", self.set_state)
+        monkeypatch.setattr(haproxy, "wait_for", self.wait_for)
+
+    def set_state(self, backend: str, server: str, state: str) -> None:
+        self.states.append((backend, server, state))
+
+    def wait_for(self, backend: str, want: dict[str, tuple[str | None, int | None]]) -> None:
+        self.waits += 1
+        if self.waits == self.fail_wait:
+            raise CollaError(f"HAProxy backend {backend}: {want} not reached in 30 s")
+
+
+BACKEND = ("keystone_api", ("keystone-a",), ("keystone-b",))
+OVERLAP = [*MIGRATED, "start-new", "verify"]
+
+
+def _behind_haproxy(plan: SwapPlan) -> SwapPlan:
+    return replace(plan, overlap=True, haproxy=(BACKEND,))
+
+
+def test_an_overlapping_swap_drains_the_old_servers_and_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = FakeEngine("node1")
+    proxy = HAProxy(monkeypatch)
+    swapper, history, plan, new = _swap(tmp_path, host)
+    swapper.run(_behind_haproxy(plan))
+    done = ["switch", "stop-old", "commit", "contract", "done"]
+    assert history.journal(1) == [*OVERLAP, *done]
+    assert proxy.states == [("keystone_api", "keystone-a", s) for s in ("drain", "ready")]
+    assert host.stored["keystone"].info.labels == new.labels()
+    assert host.state("keystone") == "running"
+
+
+def test_a_failed_health_wait_behind_haproxy_leaves_the_old_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = FakeEngine("node1", health="unhealthy")
+    proxy = HAProxy(monkeypatch)
+    swapper, history, plan, _ = _swap(tmp_path, host)
+    with pytest.raises(DeployFailed, match=r"keystone-colla-next is unhealthy"):
+        swapper.run(_behind_haproxy(plan))
+    assert history.journal(1) == [*OVERLAP, "revert", "reverted"]
+    # Never stopped: the old container served throughout.
+    assert not any(c.startswith("stop ") for c in host.calls)
+    assert proxy.states == [("keystone_api", "keystone-a", "ready")]
+    _old_serves(host, history)
+
+
+def test_a_switch_that_fails_after_the_drain_puts_the_old_servers_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = FakeEngine("node1")
+    proxy = HAProxy(monkeypatch, fail_wait=2)  # the wait for the drained servers
+    swapper, history, plan, _ = _swap(tmp_path, host)
+    with pytest.raises(DeployFailed, match="not reached in 30 s"):
+        swapper.run(_behind_haproxy(plan))
+    assert history.journal(1) == [*OVERLAP, "switch", "revert", "reverted"]
+    assert proxy.states == [("keystone_api", "keystone-a", s) for s in ("drain", "ready")]
+    assert host.tasks[-1] == TASK_PREFIX + "keystone-restore"
+    _old_serves(host, history)
+
+
+def test_a_failed_contract_leaves_the_new_version_serving(tmp_path: Path) -> None:
+    host = FakeEngine("node1")
+    host.results[TASK_PREFIX + "keystone-contract"] = (1, "contract failed")
+    swapper, history, plan, new = _swap(tmp_path, host)
+    with pytest.raises(DeployFailed, match="serves, but contract failed"):
+        swapper.run(plan)
+    assert history.journal(1)[-3:] == ["commit", "contract", "done"]
+    (revision,) = history.revisions("keystone")
+    assert revision.status == RevisionStatus.HEALTHY
+    assert "contract failed" in revision.note
+    assert host.stored["keystone"].info.labels == new.labels()
+    assert history.unfinished() == []
+
+
+class Killed(BaseException):
+    """colla killed: no except clause of the swap catches it, as none catches SIGKILL."""
+
+
+# (the step colla is killed at, once journalled; whether recovery completes the swap)
+KILLED_AT = {
+    "backup": False,
+    "migrate": False,
+    "prepare-new": False,
+    "stop-old": False,
+    "start-new": False,
+    "verify": False,
+    "commit": True,
+    "contract": True,
+}
+
+
+@pytest.mark.parametrize("step", KILLED_AT)
+def test_a_swap_killed_at_each_step_is_recovered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    def kill(pid: int, sig: int) -> None:
+        raise Killed(step)
+
+    fake_os = types.SimpleNamespace(environ={KILL_ENV: step}, getpid=os.getpid, kill=kill)
+    monkeypatch.setattr(swap_module, "os", fake_os)
+    host = FakeEngine("node1")
+    swapper, history, plan, new = _swap(tmp_path, host)
+    with pytest.raises(Killed):
+        swapper.run(plan)
+    assert [o.step for o in history.unfinished()] == [step]
+    monkeypatch.undo()
+    (done,) = recover(swapper, history, print)
+    if KILLED_AT[step]:
+        assert done == "upgrade of keystone completed"
+        assert host.stored["keystone"].info.labels == new.labels()
+        assert "keystone" + OLD_SUFFIX not in host.stored
+        (revision,) = history.revisions("keystone")
+        assert revision.status == RevisionStatus.HEALTHY
+    else:
+        assert done == "upgrade of keystone reverted"
+        restored = TASK_PREFIX + "keystone-restore" in host.tasks
+        assert restored is (step != "backup")  # the migration is journalled before it runs
+        _old_serves(host, history)
     assert history.unfinished() == []

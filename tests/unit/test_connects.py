@@ -1,0 +1,110 @@
+"""One load and one connect per command: each command reads the project once and reaches
+each node's engine once, however many layers below it use them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from colla import session as session_module
+from colla.cli.app import run
+from colla.deploy import deployment
+from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE
+from colla.engine import DockerEngine
+from colla.engine.endpoint import Endpoint
+from colla.errors import ExitStatus
+from colla.upgrade import haproxy
+from tests.fakes import FakeEngine
+
+
+@dataclass
+class Reached:
+    """This machine's engine and the other nodes', and every connection opened."""
+
+    local: FakeEngine
+    nodes: dict[str, FakeEngine]
+    connects: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def two_nodes(config_dir: Path) -> Path:
+    """The all-in-one config with its compute service moved to another machine, n2."""
+    inventory = config_dir / "inventory"
+    here = "localhost ansible_connection=local ansible_host=127.0.0.1"
+    text = inventory.read_text().replace(
+        f"[compute]\n{here}", "[compute]\nn2 ansible_host=192.0.2.2"
+    )
+    assert "n2" in text
+    inventory.write_text(text)
+    return config_dir
+
+
+@pytest.fixture
+def reached(monkeypatch: pytest.MonkeyPatch) -> Reached:
+    """Engines are opened on fakes and counted. This machine runs a keystone already."""
+    local = FakeEngine("localhost", every_image=True)
+    labels = {LABEL_MANAGED: "true", LABEL_SERVICE: "keystone", LABEL_NODE: "localhost"}
+    local.add("keystone", labels=labels)
+    found = Reached(local, {"n2": FakeEngine("n2", remote=True, every_image=True)})
+
+    def connect(*_: object, **__: object) -> FakeEngine:
+        found.connects.append("local")
+        return local
+
+    def connect_endpoint(endpoint: Endpoint, *_: object, **__: object) -> FakeEngine:
+        found.connects.append(endpoint.node)
+        return found.nodes[endpoint.node]
+
+    monkeypatch.setattr(DockerEngine, "connect", staticmethod(connect))
+    monkeypatch.setattr(DockerEngine, "connect_endpoint", staticmethod(connect_endpoint))
+    # These read this machine itself, not an engine: a cloud running here (or a small
+    # disk) would fail them.
+    for check in ("check_ports", "check_host_resources", "check_host_features"):
+        monkeypatch.setattr(deployment, check, lambda *_: [])
+    # An upgrade's functional check and HAProxy calls would reach whatever cloud answers
+    # on this machine.
+    monkeypatch.setattr(session_module, "functional_check", lambda *_: "ok")
+    monkeypatch.setattr(haproxy, "admin", _no_haproxy)
+    return found
+
+
+def _no_haproxy(*_: object) -> str:
+    raise AssertionError("HAProxy was asked")
+
+
+COMMANDS = [
+    ["plan"],
+    ["prechecks"],
+    ["deploy"],
+    ["status"],
+    ["logs", "keystone"],
+    ["audit", "--json"],
+    ["stop"],
+    ["destroy", "--volumes", "--yes-i-really-mean-it"],
+    ["prune", "--keep", "1"],
+    ["upgrade", "keystone", "--tag", "zed-2"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: "-".join(a[:2]))
+def test_a_command_loads_once_and_connects_each_engine_once(
+    args: list[str], two_nodes: Path, loads: list[Path], reached: Reached
+) -> None:
+    status = run([*args, "-c", str(two_nodes)])
+    # audit reports the fakes' containers as differing from the catalog: that is its
+    # answer, not a failure to reach them.
+    assert status == (ExitStatus.ERROR if args[0] == "audit" else ExitStatus.OK)
+    assert loads == [two_nodes]
+    assert sorted(reached.connects) == ["local", "n2"]
+
+
+def test_a_deploy_reaches_both_nodes_through_the_one_connection(
+    two_nodes: Path, reached: Reached
+) -> None:
+    assert run(["deploy", "-c", str(two_nodes)]) == ExitStatus.OK
+    assert reached.connects.count("n2") == 1
+    made = {c.split()[1] for c in reached.nodes["n2"].calls if c.startswith("create ")}
+    assert "nova_compute" in made
+    assert reached.local.state("keystone") == "running"
