@@ -62,6 +62,11 @@ def _rabbitmq_hash(password: str) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
+def identity_url(catalog: ServiceCatalog, topology: Topology) -> str:
+    """The identity service's URL for clients and for the other services."""
+    return f"http://{topology.internal_address}:{catalog.provider('identity').port}"
+
+
 def _apis(project: Project, catalog: ServiceCatalog, topology: Topology) -> list[dict[str, Any]]:
     """The APIs HAProxy fronts: each enabled container that declares an api_port."""
     apis = []

@@ -25,14 +25,8 @@ from typing import Any, TypeVar
 import pytest
 
 from colla.config.example import write_example
-from colla.deploy.desired import (
-    Topology,
-    backup_tasks,
-    desired_state,
-    image_refs,
-    resolve_images,
-    upgrade_tasks,
-)
+from colla.deploy.desired import Topology, desired_state, image_refs, resolve_images
+from colla.deploy.infra import backup_tasks, upgrade_tasks
 from colla.deploy.services import ServiceCatalog, load_services
 from colla.deploy.specs import ContainerSpec, NodeSpecs, TaskSpec, digest
 from colla.project import Project, load_project

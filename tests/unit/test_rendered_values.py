@@ -11,7 +11,8 @@ import yaml
 
 from colla.config.example import write_example
 from colla.deploy.credentials import admin_auth, clouds_yaml_text, openrc_text
-from colla.deploy.desired import Topology, backup_tasks, desired_state
+from colla.deploy.desired import Topology, desired_state
+from colla.deploy.infra import backup_tasks
 from colla.deploy.services import ServiceCatalog, load_services
 from colla.deploy.specs import RenderedFile
 from colla.project import Project, load_project
