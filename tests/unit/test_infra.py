@@ -18,6 +18,9 @@ def test_roles_name_the_infrastructure_services() -> None:
     assert catalog.provider("identity").name == "keystone"
     assert catalog.database_server()[0].port == 3306
     assert catalog.identity_server()[0].port == 5000
+    assert (catalog.provider("cache").name, catalog.provider("cache").port) == ("memcached", 11211)
+    messaging = catalog.provider("messaging")
+    assert (messaging.name, messaging.port) == ("rabbitmq", 5672)
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -34,10 +37,8 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def test_a_role_has_one_provider(tmp_path: Path) -> None:
     root = _copy(tmp_path)
-    _edit(
-        root / "memcached" / "service.yaml", "group: control", "group: control\nprovides: identity"
-    )
-    with pytest.raises(BadInput, match="'identity' is provided by"):
+    _edit(root / "glance" / "service.yaml", "group: control", "group: control\nprovides: cache")
+    with pytest.raises(BadInput, match="'cache' is provided by glance"):
         load_services(root)
 
 
