@@ -157,11 +157,15 @@ class IdentityServerDef(_Model):
     admin: AdminDef
     # The project that owns every service user.
     service_project: str
+    # The name the identity service registers itself under in its own catalog.
+    catalog_name: str
 
 
 # What a service is to the others: colla's tasks and templates find the database server,
 # the identity service, the cache and the message bus by these, not by name.
 Role = Literal["database", "identity", "cache", "messaging"]
+# The checks `colla check` has code for (colla.deploy.check); a service names its own.
+Probe = Literal["image_round_trip", "placement", "compute", "network_agents", "dashboard"]
 
 
 class UpgradeDef(_Model):
@@ -196,6 +200,8 @@ class _ServiceData(_Model):
     provides: Role | None = None
     database_server: DatabaseServerDef | None = None
     identity_server: IdentityServerDef | None = None
+    # What `colla check` asks of the running service beyond its registration.
+    probe: Probe | None = None
     bootstrap: tuple[TaskDef, ...] = ()
     # Steps run once the containers are healthy (e.g. mapping new compute hosts).
     post_start: tuple[TaskDef, ...] = ()
@@ -223,6 +229,7 @@ class ServiceDef:
     provides: Role | None
     database_server: DatabaseServerDef | None
     identity_server: IdentityServerDef | None
+    probe: Probe | None
     bootstrap: tuple[TaskDef, ...]
     post_start: tuple[TaskDef, ...]
     upgrade: UpgradeDef
