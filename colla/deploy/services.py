@@ -164,6 +164,8 @@ class IdentityServerDef(_Model):
 # What a service is to the others: colla's tasks and templates find the database server,
 # the identity service, the cache and the message bus by these, not by name.
 Role = Literal["database", "identity", "cache", "messaging"]
+# What a service needs of its hosts that prechecks report on (colla.deploy.prechecks).
+HostFeature = Literal["virt_type", "network_agent", "firewall"]
 # The checks `colla check` has code for (colla.deploy.check); a service names its own.
 Probe = Literal["image_round_trip", "placement", "compute", "network_agents", "dashboard"]
 
@@ -202,6 +204,7 @@ class _ServiceData(_Model):
     identity_server: IdentityServerDef | None = None
     # What `colla check` asks of the running service beyond its registration.
     probe: Probe | None = None
+    host_features: tuple[HostFeature, ...] = ()
     bootstrap: tuple[TaskDef, ...] = ()
     # Steps run once the containers are healthy (e.g. mapping new compute hosts).
     post_start: tuple[TaskDef, ...] = ()
@@ -230,6 +233,7 @@ class ServiceDef:
     database_server: DatabaseServerDef | None
     identity_server: IdentityServerDef | None
     probe: Probe | None
+    host_features: tuple[HostFeature, ...]
     bootstrap: tuple[TaskDef, ...]
     post_start: tuple[TaskDef, ...]
     upgrade: UpgradeDef
