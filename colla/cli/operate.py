@@ -215,7 +215,7 @@ def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> 
     services and hypervisors, network agents, and the dashboard's login page."""
     site = load_site(config_dir, inventory)
     services = [site.catalog[name] for name in sorted(site.enabled)]
-    auth = admin_auth(site.project, site.topology)
+    auth = admin_auth(site.project, site.catalog, site.topology)
     probes = run_checks(auth, services, site.topology.internal_address)
     for probe in probes:
         mark = "[green]ok[/]  " if probe.ok else "[red]FAIL[/]"

@@ -184,7 +184,7 @@ def test_every_password_reaches_every_file_intact(
 
 
 def test_admin_credentials_files_read_back(project: Project) -> None:
-    auth = admin_auth(project, TOPOLOGY)
+    auth = admin_auth(project, load_services(), TOPOLOGY)
     password = project.passwords["keystone_admin_password"]
     assert shell_value(openrc_text(auth), "OS_PASSWORD") == password
     assert shell_value(openrc_text(auth), "OS_AUTH_URL") == "http://127.0.0.1:5000/v3"
