@@ -204,6 +204,9 @@ class _ServiceData(_Model):
     identity_server: IdentityServerDef | None = None
     # What `colla check` asks of the running service beyond its registration.
     probe: Probe | None = None
+    # How another service addresses this one, where that takes more than an address
+    # (the message bus's transport_url): Jinja, see templates.py for its values.
+    client_url: str | None = None
     host_features: tuple[HostFeature, ...] = ()
     bootstrap: tuple[TaskDef, ...] = ()
     # Steps run once the containers are healthy (e.g. mapping new compute hosts).
@@ -233,6 +236,7 @@ class ServiceDef:
     database_server: DatabaseServerDef | None
     identity_server: IdentityServerDef | None
     probe: Probe | None
+    client_url: str | None
     host_features: tuple[HostFeature, ...]
     bootstrap: tuple[TaskDef, ...]
     post_start: tuple[TaskDef, ...]

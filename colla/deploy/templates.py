@@ -138,7 +138,8 @@ class ServiceRenderer:
             autoescape=False,
         )
         self.env.filters.update(FILTERS, rabbitmq_hash=_rabbitmq_hash)
-        rabbitmq = _servers(project, catalog, topology, "messaging")
+        messaging = catalog.provider("messaging")
+        brokers = _servers(project, catalog, topology, "messaging")
         self.passwords = _Reads(project.passwords.values)
         self.base_context: dict[str, Any] = {
             "service": service.name,
@@ -154,13 +155,8 @@ class ServiceRenderer:
             "api_port": self.api_port,
             "ports": self.ports,
             "transport_url": _Deferred(
-                lambda: (
-                    "rabbit://"
-                    + ",".join(
-                        f"openstack:{url(self.passwords.get('rabbitmq_password', ''))}@{server}"
-                        for server in rabbitmq
-                    )
-                    + "/"
+                lambda: self.env.from_string(messaging.client_url or "").render(
+                    servers=brokers, passwords=self.passwords
                 )
             ),
             "virt_type": topology.virt_type,
