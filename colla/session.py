@@ -45,7 +45,7 @@ class Session:
     def swapper(self) -> Swapper:
         """A swapper whose functional check talks to the real APIs."""
         catalog = self.site.catalog
-        auth = admin_auth(self.project, self.site.topology)
+        auth = admin_auth(self.project, catalog, self.site.topology)
 
         def check(service: str) -> None:
             self.say(f"functional check: {functional_check(auth, catalog[service])}")

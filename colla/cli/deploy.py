@@ -189,7 +189,7 @@ def post_deploy(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTOR
     """Write admin-openrc.sh and clouds.yaml (mode 0600) into the config directory."""
     with locked(config_dir):
         site = load_site(config_dir, inventory)
-        written = write_credentials(site.project, site.topology)
+        written = write_credentials(site.project, site.catalog, site.topology)
     for path in written:
         out.print(f"wrote {path}")
     out.print(f"use the cloud: source {config_dir / 'admin-openrc.sh'}; openstack service list")

@@ -226,8 +226,9 @@ def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> 
     """Talk to the real APIs: token, catalog, image round trip, placement, compute
     services and hypervisors, network agents, and the dashboard's login page."""
     site = load_site(config_dir, inventory)
-    dashboard = f"http://{site.topology.internal_address}:80"
-    probes = run_checks(admin_auth(site.project, site.topology), set(site.enabled), dashboard)
+    services = [site.catalog[name] for name in sorted(site.enabled)]
+    auth = admin_auth(site.project, site.catalog, site.topology)
+    probes = run_checks(auth, services, site.topology.internal_address)
     for probe in probes:
         mark = "[green]ok[/]  " if probe.ok else "[red]FAIL[/]"
         out.print(f"{mark} {probe.name:<22} {escape(probe.detail)} ({probe.seconds:.1f} s)")

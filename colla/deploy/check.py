@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
 import urllib.request
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,46 +44,49 @@ def _probe(name: str, action: Callable[[], str]) -> Probe:
 
 
 def run_checks(
-    auth: dict[str, str], services: set[str], dashboard: str | None = None
+    auth: dict[str, str], services: Sequence[ServiceDef], address: str | None = None
 ) -> list[Probe]:
-    """Token, catalog, a probe per enabled API service, and the dashboard's login page
-    at ``dashboard`` (a base URL) when Horizon is enabled."""
+    """Token, catalog, the probe of each enabled service that declares one, and the
+    dashboard's login page on ``address`` when the service with that probe is enabled."""
     # The SDK warns about its own future; an operator running a check cannot act on it.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         probes = _run_checks(auth, services)
-    if "horizon" in services and dashboard is not None:
-        probes.append(_probe("dashboard", lambda: _dashboard(dashboard)))
+    dashboards = [s for s in services if s.probe == "dashboard"]
+    if dashboards and address is not None:
+        base = f"http://{address}:{dashboards[0].port}"
+        probes.append(_probe("dashboard", lambda: _dashboard(base)))
     return probes
 
 
-def _run_checks(auth: dict[str, str], services: set[str]) -> list[Probe]:
+def registered(services: Sequence[ServiceDef]) -> set[str]:
+    """The names the identity service's catalog must list: its own and those of the
+    enabled services it registers."""
+    names = {s.identity_server.catalog_name for s in services if s.identity_server}
+    return names | {s.keystone.name for s in services if s.keystone is not None}
+
+
+def _run_checks(auth: dict[str, str], services: Sequence[ServiceDef]) -> list[Probe]:
     # openstack.connect takes its cloud settings as keyword arguments it does not type.
     connect: Any = openstack.connect
     conn: Any = connect(**auth)
     probes = [_probe("token", lambda: f"issued ({len(conn.authorize())} bytes)")]
     if not probes[0].ok:
         return probes
+    wanted = registered(services)
 
     def catalog() -> str:
         names = sorted(s.name for s in conn.identity.services())
-        wanted = {"keystone"} | {
-            s for s in ("glance", "placement", "nova", "neutron") if s in services
-        }
         missing = wanted - set(names)
         if missing:
             raise RuntimeError(f"catalog lacks {', '.join(sorted(missing))}")
         return ", ".join(names)
 
     probes.append(_probe("catalog", catalog))
-    if "glance" in services:
-        probes.append(_probe("image upload/download", lambda: _image_round_trip(conn)))
-    if "placement" in services:
-        probes.append(_probe("placement", lambda: _placement(conn)))
-    if "nova" in services:
-        probes.append(_probe("compute services", lambda: _compute(conn)))
-    if "neutron" in services:
-        probes.append(_probe("network agents", lambda: _network(conn)))
+    declared = {s.probe for s in services}
+    for kind, (name, action) in _PROBES.items():
+        if kind in declared:
+            probes.append(_probe(name, functools.partial(action, conn)))
     return probes
 
 
@@ -160,6 +164,15 @@ def _placement(conn: Any) -> str:
     return f"{len(providers)} resource providers, {len(classes)} resource classes"
 
 
+# Each API probe a service can declare (``probe:``), in the order `colla check` runs them.
+_PROBES: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "image_round_trip": ("image upload/download", _image_round_trip),
+    "placement": ("placement", _placement),
+    "compute": ("compute services", _compute),
+    "network_agents": ("network agents", _network),
+}
+
+
 def functional_check(auth: dict[str, str], service: ServiceDef) -> str:
     """A real request to the service's API as the admin; CollaError when it fails."""
     with warnings.catch_warnings():
@@ -167,7 +180,7 @@ def functional_check(auth: dict[str, str], service: ServiceDef) -> str:
         try:
             connect: Any = openstack.connect
             conn: Any = connect(**auth)
-            if service.name == "keystone":
+            if service.provides == "identity":
                 return f"token issued ({len(conn.authorize())} bytes)"
             if service.keystone is None:
                 return "no API"

@@ -7,20 +7,23 @@ from pathlib import Path
 import yaml
 
 from colla.config.passwords import write_private_file
-from colla.deploy.desired import REGION, Topology
 from colla.deploy.escape import shell
+from colla.deploy.services import ServiceCatalog
+from colla.deploy.templates import REGION, identity_url
+from colla.deploy.topology import Topology
 from colla.project import Project
 
 CLOUD_NAME = "colla"
 
 
-def admin_auth(project: Project, topology: Topology) -> dict[str, str]:
-    """Keyword arguments for ``openstack.connect`` as the admin user."""
+def admin_auth(project: Project, catalog: ServiceCatalog, topology: Topology) -> dict[str, str]:
+    """Keyword arguments for ``openstack.connect`` as the identity service's admin."""
+    admin = catalog.identity_server()[1].admin
     return {
-        "auth_url": f"http://{topology.internal_address}:5000/v3",
-        "username": "admin",
-        "password": project.passwords["keystone_admin_password"],
-        "project_name": "admin",
+        "auth_url": f"{identity_url(catalog, topology)}/v3",
+        "username": admin.user,
+        "password": project.passwords[admin.password],
+        "project_name": admin.project,
         "user_domain_name": "Default",
         "project_domain_name": "Default",
         "region_name": REGION,
@@ -69,9 +72,9 @@ def clouds_yaml_text(auth: dict[str, str]) -> str:
     return yaml.safe_dump({"clouds": {CLOUD_NAME: cloud}}, sort_keys=True)
 
 
-def write_credentials(project: Project, topology: Topology) -> list[Path]:
+def write_credentials(project: Project, catalog: ServiceCatalog, topology: Topology) -> list[Path]:
     """Write ``admin-openrc.sh`` and ``clouds.yaml`` into the config directory."""
-    auth = admin_auth(project, topology)
+    auth = admin_auth(project, catalog, topology)
     openrc = project.config_dir / "admin-openrc.sh"
     clouds = project.config_dir / "clouds.yaml"
     write_private_file(openrc, openrc_text(auth))

@@ -243,7 +243,7 @@ def prepare(
     checks += check_ports(plan, topo.api_address, local)
     checks += nodes_module.check_remote_ports(plan, topo.api_address, wanted.engines)
     checks += check_host_resources(engine)
-    checks += check_host_features(project, topo)
+    checks += check_host_features(project, catalog, topo)
     return Deployment(project, catalog, topo, nodes, plan, tuple(checks), wanted.engines)
 
 

@@ -1,27 +1,25 @@
-"""Project x service catalog → the specs of every node (pure: no engine, no files)."""
+"""Project x service catalog → the specs of every node (pure: no engine, no files).
+
+The containers and the order of each service's bootstrap are here; rendering is
+colla.deploy.templates', the tasks the infrastructure runs for a service (databases,
+registration, backups, migrations) colla.deploy.infra's."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
-from colla.deploy.services import (
-    ContainerDef,
-    PermissionDef,
-    ServiceCatalog,
-    ServiceDef,
-    TaskDef,
-)
+from colla.deploy.infra import setup_tasks
+from colla.deploy.services import ContainerDef, ServiceCatalog
+from colla.deploy.specs import CONFIG_MOUNT as CONFIG_MOUNT  # audit reads it from here
 from colla.deploy.specs import (
     ContainerSpec,
     Healthcheck,
     LogLimits,
     NodeSpecs,
-    RenderedFile,
     TaskSpec,
 )
+from colla.deploy.taskspecs import catalog_task, config_json, image_ref, volumes
 from colla.deploy.templates import REGION as REGION
 from colla.deploy.templates import ServiceRenderer
 from colla.deploy.topology import Topology as Topology
@@ -29,42 +27,13 @@ from colla.deploy.waits import Reach, with_waits
 from colla.errors import BadInput
 from colla.project import Project
 
-CONFIG_MOUNT = "/var/lib/colla/config"
-REGISTER_SCRIPT = "colla-register.py"
-
-
-def image_ref(project: Project, image: str, tag: str | None = None) -> str:
-    """The full name of a service image, from globals (registry, namespace, tag)."""
-    g = project.globals
-    prefix = f"{g.docker_registry}/" if g.docker_registry else ""
-    return f"{prefix}{g.docker_namespace}/{image}:{tag or g.image_tag}"
-
-
-def _config_json(
-    command: str,
-    files: list[RenderedFile],
-    permissions: tuple[PermissionDef, ...],
-    user: str | None,
-) -> RenderedFile:
-    data: dict[str, Any] = {
-        "command": command,
-        "config_files": [
-            {"source": f"{CONFIG_MOUNT}/{f.name}", "dest": f.dest, "owner": f.owner, "perm": f.perm}
-            for f in files
-        ],
-        "permissions": [p.model_dump(exclude_none=True) for p in permissions],
-    }
-    if user:
-        data["user"] = user
-    return RenderedFile("config.json", "", "root", "0600", json.dumps(data, indent=2) + "\n")
-
 
 def _container(
     r: ServiceRenderer, project: Project, node: str, item: ContainerDef
 ) -> ContainerSpec:
     files, secrets = r.files(item.config, node, item)
     command = r.text(item.command, node, f"{item.name} command", item.name)
-    files.append(_config_json(command, files, item.permissions, item.user))
+    files.append(config_json(command, files, item.permissions, item.user))
     health = item.healthcheck
     ref = image_ref(project, item.image, r.tag)
     return ContainerSpec(
@@ -75,7 +44,7 @@ def _container(
         image_id="",
         config_dir=str(project.config_dir / item.name),
         files=tuple(files),
-        volumes=_volumes(project, item.volumes),
+        volumes=volumes(project, item.volumes),
         environment=tuple(
             sorted(
                 (k, r.text(v, node, f"{item.name} environment {k}", item.name))
@@ -94,116 +63,6 @@ def _container(
         log=LogLimits(project.globals.docker_log_max_size, project.globals.docker_log_max_file),
         secrets=secrets,
     )
-
-
-def _task_spec(
-    project: Project,
-    where: tuple[str, str, str],
-    image: str,
-    files: list[RenderedFile],
-    run: tuple[str, str | None, tuple[PermissionDef, ...]],
-    volumes: dict[str, str] | None = None,
-    tag: str | None = None,
-) -> TaskSpec:
-    """A task spec: ``where`` is (name, service, node), ``run`` is (command, user, permissions)."""
-    name, service, node = where
-    command, user, permissions = run
-    return TaskSpec(
-        name=name,
-        service=service,
-        node=node,
-        image=image_ref(project, image, tag),
-        image_id="",
-        config_dir=str(project.config_dir / name),
-        files=(*files, _config_json(command, files, permissions, user)),
-        volumes=_volumes(project, volumes or {}),
-    )
-
-
-def _volumes(project: Project, volumes: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """Volume name → mount path, each name under the deployment's volume prefix."""
-    prefix = project.globals.colla_volume_prefix
-    return tuple(sorted((prefix + name, path) for name, path in volumes.items()))
-
-
-def _task(r: ServiceRenderer, project: Project, node: str, item: TaskDef) -> TaskSpec:
-    files = [r.file(f, node, item) for f in item.config]
-    return _task_spec(
-        project,
-        (item.name, r.service.name, node),
-        item.image,
-        files,
-        (item.command, item.user, item.permissions),
-        item.volumes,
-        r.tag,
-    )
-
-
-def _database_task(
-    project: Project,
-    catalog: ServiceCatalog,
-    topology: Topology,
-    service: ServiceDef,
-    node: str,
-    tags: Mapping[str, str],
-) -> TaskSpec:
-    mariadb = ServiceRenderer(project, catalog, topology, catalog["mariadb"], tags.get("mariadb"))
-    context = {**mariadb.context(node), "databases": service.databases}
-    files = [
-        RenderedFile(
-            name,
-            f"/etc/colla/{name}",
-            "root",
-            "0600",
-            mariadb.env.get_template(f"{name}.j2").render(context),
-        )
-        for name in ("client.cnf", "databases.sql")
-    ]
-    command = (
-        "sh -c 'mariadb --defaults-extra-file=/etc/colla/client.cnf < /etc/colla/databases.sql'"
-    )
-    where = (f"{service.name}-databases", service.name, node)
-    return _task_spec(project, where, "mariadb", files, (command, "root", ()), tag=mariadb.tag)
-
-
-def _register_task(
-    project: Project,
-    topology: Topology,
-    service: ServiceDef,
-    node: str,
-    tag: str | None,
-) -> TaskSpec:
-    keystone = service.keystone
-    assert keystone is not None
-    base = f"http://{topology.internal_address}:{keystone.port}{keystone.path}"
-    spec = {
-        "auth_url": f"http://{topology.internal_address}:5000",
-        "admin": {
-            "username": "admin",
-            "password": project.passwords["keystone_admin_password"],
-            "project": "admin",
-        },
-        "region": REGION,
-        "service_project": "service",
-        "user": {
-            "name": keystone.user,
-            "password": project.passwords[keystone.password],
-            "roles": list(keystone.roles),
-        },
-        "service": {"name": keystone.name, "type": keystone.type},
-        "endpoints": {"public": base, "internal": base, "admin": base},
-    }
-    script = (service.directory.parent / "keystone" / REGISTER_SCRIPT).read_text(encoding="utf-8")
-    files = [
-        RenderedFile(
-            "register.json", "/etc/colla/register.json", "root", "0600", json.dumps(spec, indent=2)
-        ),
-        RenderedFile(REGISTER_SCRIPT, f"/etc/colla/{REGISTER_SCRIPT}", "root", "0644", script),
-    ]
-    command = f"python3 /etc/colla/{REGISTER_SCRIPT} /etc/colla/register.json"
-    where = (f"{service.name}-register", service.name, node)
-    image = service.containers[0].image
-    return _task_spec(project, where, image, files, (command, "root", ()), tag=tag)
 
 
 def enabled_services(project: Project, catalog: ServiceCatalog) -> set[str]:
@@ -250,16 +109,12 @@ def desired_state(
                 containers[host.name].append(_container(renderers[tag], project, host.name, item))
         # Bootstrap runs once per cloud, on the service's first host.
         first = service.first_host(project.inventory).name
-        steps: list[TaskSpec] = []
-        if service.databases:
-            steps.append(_database_task(project, catalog, topology, service, first, tags))
-        if service.keystone is not None:
-            steps.append(_register_task(project, topology, service, first, tags.get(name)))
-        steps.extend(_task(renderer, project, first, item) for item in service.bootstrap)
+        steps = setup_tasks(project, catalog, topology, service, first, tags)
+        steps.extend(catalog_task(renderer, project, first, item) for item in service.bootstrap)
         tasks[first][name] = tuple(steps)
         if service.post_start:
             post[first][name] = tuple(
-                _task(renderer, project, first, i) for i in service.post_start
+                catalog_task(renderer, project, first, i) for i in service.post_start
             )
     reach = Reach(
         topology.api_address,
@@ -307,70 +162,3 @@ def image_refs(nodes: Mapping[str, NodeSpecs]) -> set[str]:
         for steps in (*specs.tasks.values(), *specs.post.values()):
             refs.update(t.image for t in steps)
     return refs
-
-
-def upgrade_tasks(
-    project: Project,
-    catalog: ServiceCatalog,
-    topology: Topology,
-    service: str,
-    tag: str | None,
-) -> tuple[tuple[TaskSpec, ...], tuple[TaskSpec, ...]]:
-    """A service's migrate and contract tasks from the (new) image tag, on its first host."""
-    definition = catalog[service]
-    node = definition.first_host(project.inventory).name
-    renderer = ServiceRenderer(project, catalog, topology, definition, tag)
-    migrate = tuple(_task(renderer, project, node, t) for t in definition.upgrade.migrate)
-    contract = tuple(_task(renderer, project, node, t) for t in definition.upgrade.contract)
-    return migrate, contract
-
-
-BACKUP_VOLUME = "colla_backups"
-BACKUP_MOUNT = "/backups"
-
-
-def backup_tasks(
-    project: Project,
-    catalog: ServiceCatalog,
-    topology: Topology,
-    service: str,
-    name: str,
-) -> tuple[TaskSpec, TaskSpec, TaskSpec]:
-    """A dump of ``service``'s databases into the backups volume as ``name``, its restore,
-    and a query of their schema versions (alembic), which tells whether a migration
-    changed anything."""
-    definition = catalog[service]
-    node = catalog["mariadb"].first_host(project.inventory).name
-    mariadb = ServiceRenderer(project, catalog, topology, catalog["mariadb"])
-    client = RenderedFile(
-        "client.cnf",
-        "/etc/colla/client.cnf",
-        "root",
-        "0600",
-        mariadb.env.get_template("client.cnf.j2").render(mariadb.context(node)),
-    )
-    databases = " ".join(db.name for db in definition.databases)
-    dump = f"{BACKUP_MOUNT}/{name}.sql"
-    # Written beside its final name and renamed: a dump that exists is complete.
-    dump_command = (
-        f"sh -c 'mariadb-dump --defaults-extra-file=/etc/colla/client.cnf --single-transaction "
-        f"--add-drop-database --databases {databases} > {dump}.part && mv {dump}.part {dump}'"
-    )
-    restore_command = f"sh -c 'mariadb --defaults-extra-file=/etc/colla/client.cnf < {dump}'"
-    versions = " UNION ALL ".join(
-        f"SELECT '{db.name}', version_num FROM `{db.name}`.alembic_version"
-        for db in definition.databases
-    )
-    schema_command = (
-        f'mariadb --defaults-extra-file=/etc/colla/client.cnf -N -e "{versions} ORDER BY 1, 2"'
-    )
-    volumes = {BACKUP_VOLUME: BACKUP_MOUNT}
-    made = []
-    for suffix, command in (
-        ("backup", dump_command),
-        ("restore", restore_command),
-        ("schema", schema_command),
-    ):
-        where = (f"{service}-{suffix}", service, node)
-        made.append(_task_spec(project, where, "mariadb", [client], (command, "root", ()), volumes))
-    return made[0], made[1], made[2]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from colla import hostinfo, netinfo
 from colla.deploy.desired import Topology, enabled_services
 from colla.deploy.plan import Action, Plan
-from colla.deploy.services import ServiceCatalog
+from colla.deploy.services import HostFeature, ServiceCatalog
 from colla.engine import Engine
 from colla.errors import BadInput
 from colla.project import Project
@@ -57,32 +57,38 @@ def check_single_hosts(project: Project, catalog: ServiceCatalog) -> None:
         )
 
 
-def check_host_features(project: Project, topo: Topology) -> list[Check]:
-    """What prechecks chose for the hosts' virtualisation and networking, and why."""
-    g = project.globals
-    checks = []
-    if g.enabled.get("nova"):
-        support = hostinfo.kvm()
-        how = "set in globals.yml" if g.nova_compute_virt_type else "detected"
-        checks.append(Check("virt type", True, f"{topo.virt_type} ({how}; {support.reason})"))
-    if g.enabled.get("neutron"):
-        ovs = hostinfo.openvswitch()
-        checks.append(
-            Check(
-                "neutron agent",
-                True,
-                f"linuxbridge ({ovs.reason}; colla's catalog ships the Linux bridge agent)",
-            )
-        )
-        nf = hostinfo.bridge_netfilter()
-        checks.append(
-            Check(
-                "security groups",
-                True,
-                f"firewall_driver {topo.firewall_driver} ({nf.reason})",
-            )
-        )
-    return checks
+def _virt_type(project: Project, topo: Topology) -> Check:
+    support = hostinfo.kvm()
+    how = "set in globals.yml" if project.globals.nova_compute_virt_type else "detected"
+    return Check("virt type", True, f"{topo.virt_type} ({how}; {support.reason})")
+
+
+def _network_agent(project: Project, topo: Topology) -> Check:
+    ovs = hostinfo.openvswitch()
+    detail = f"linuxbridge ({ovs.reason}; colla's catalog ships the Linux bridge agent)"
+    return Check("neutron agent", True, detail)
+
+
+def _firewall(project: Project, topo: Topology) -> Check:
+    nf = hostinfo.bridge_netfilter()
+    return Check("security groups", True, f"firewall_driver {topo.firewall_driver} ({nf.reason})")
+
+
+# Each host feature a service can declare (``host_features:``), in the order reported.
+_FEATURES: dict[HostFeature, Callable[[Project, Topology], Check]] = {
+    "virt_type": _virt_type,
+    "network_agent": _network_agent,
+    "firewall": _firewall,
+}
+
+
+def check_host_features(project: Project, catalog: ServiceCatalog, topo: Topology) -> list[Check]:
+    """What prechecks chose for the hosts' virtualisation and networking, and why: for
+    each feature an enabled service declares."""
+    declared = {
+        f for name in enabled_services(project, catalog) for f in catalog[name].host_features
+    }
+    return [check(project, topo) for feature, check in _FEATURES.items() if feature in declared]
 
 
 def check_ports(plan: Plan, addresses: Mapping[str, str], local: set[str]) -> list[Check]:

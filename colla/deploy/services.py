@@ -139,6 +139,50 @@ class EndpointDef(_Model):
     check_path: str = "/"
 
 
+class DatabaseServerDef(_Model):
+    """How colla's tasks use the database server, run in its image: the client's config
+    file, the SQL that creates each service's databases and users, and the command lines
+    that create, dump, restore and query them. The commands are Jinja: ``databases`` is
+    the list of database names, ``dump`` a dump file's path."""
+
+    client_config: FileDef
+    create_config: FileDef
+    create: str
+    dump: str
+    restore: str
+    # Prints each database's schema version, one line each: whether a migration changed it.
+    versions: str
+
+
+class AdminDef(_Model):
+    """The identity service's admin: the user colla registers services as."""
+
+    user: str
+    project: str
+    password: str
+
+
+class IdentityServerDef(_Model):
+    """How colla registers a service in the identity service: a script from the identity
+    service's directory, run in the registered service's image, as ``admin``."""
+
+    register_script: str
+    admin: AdminDef
+    # The project that owns every service user.
+    service_project: str
+    # The name the identity service registers itself under in its own catalog.
+    catalog_name: str
+
+
+# What a service is to the others: colla's tasks and templates find the database server,
+# the identity service, the cache and the message bus by these, not by name.
+Role = Literal["database", "identity", "cache", "messaging"]
+# What a service needs of its hosts that prechecks report on (colla.deploy.prechecks).
+HostFeature = Literal["virt_type", "network_agent", "firewall"]
+# The checks `colla check` has code for (colla.deploy.check); a service names its own.
+Probe = Literal["image_round_trip", "placement", "compute", "network_agents", "dashboard"]
+
+
 class UpgradeDef(_Model):
     """Schema migrations of an upgrade, run from the new image: before the swap (expand,
     migrate) and after the new version is verified (contract)."""
@@ -168,6 +212,15 @@ class _ServiceData(_Model):
     ascii_passwords: tuple[str, ...] = ()
     databases: tuple[DatabaseDef, ...] = ()
     keystone: EndpointDef | None = None
+    provides: Role | None = None
+    database_server: DatabaseServerDef | None = None
+    identity_server: IdentityServerDef | None = None
+    # What `colla check` asks of the running service beyond its registration.
+    probe: Probe | None = None
+    # How another service addresses this one, where that takes more than an address
+    # (the message bus's transport_url): Jinja, see templates.py for its values.
+    client_url: str | None = None
+    host_features: tuple[HostFeature, ...] = ()
     bootstrap: tuple[TaskDef, ...] = ()
     # Steps run once the containers are healthy (e.g. mapping new compute hosts).
     post_start: tuple[TaskDef, ...] = ()
@@ -192,6 +245,12 @@ class ServiceDef:
     ascii_passwords: tuple[str, ...]
     databases: tuple[DatabaseDef, ...]
     keystone: EndpointDef | None
+    provides: Role | None
+    database_server: DatabaseServerDef | None
+    identity_server: IdentityServerDef | None
+    probe: Probe | None
+    client_url: str | None
+    host_features: tuple[HostFeature, ...]
     bootstrap: tuple[TaskDef, ...]
     post_start: tuple[TaskDef, ...]
     upgrade: UpgradeDef
@@ -208,6 +267,18 @@ class ServiceDef:
         if self.part_of is None:
             return (self.directory,)
         return (self.directory, self.directory.parent / self.part_of)
+
+    @property
+    def port(self) -> int:
+        """The port its clients reach it on: its API's, else the first its containers
+        publish."""
+        for container in self.containers:
+            if container.api_port:
+                return container.api_port
+        for container in self.containers:
+            if container.ports:
+                return container.ports[0]
+        raise BadInput(f"{self.directory / 'service.yaml'}: no container declares a port")
 
     def hosts(self, inventory: Inventory) -> tuple[Host, ...]:
         """The hosts that run this service: the inventory's group named after the service
@@ -239,6 +310,25 @@ class ServiceCatalog:
 
     def __getitem__(self, name: str) -> ServiceDef:
         return self.services[name]
+
+    def provider(self, role: Role) -> ServiceDef:
+        """The service that provides ``role`` (the database server, the identity service…)."""
+        for service in self.services.values():
+            if service.provides == role:
+                return service
+        raise BadInput(f"{self.root}: no service provides '{role}'")
+
+    def database_server(self) -> tuple[ServiceDef, DatabaseServerDef]:
+        """The database server and how colla's tasks use it."""
+        service = self.provider("database")
+        assert service.database_server is not None  # load_services checks it
+        return service, service.database_server
+
+    def identity_server(self) -> tuple[ServiceDef, IdentityServerDef]:
+        """The identity service and how colla registers services in it."""
+        service = self.provider("identity")
+        assert service.identity_server is not None  # load_services checks it
+        return service, service.identity_server
 
     def defaults(self) -> dict[str, bool]:
         """Service name → enabled by default (for ``enable_<service>`` keys); parts of
@@ -304,6 +394,24 @@ class ServiceCatalog:
         return sorted(keys)
 
 
+def _check_roles(services: dict[str, ServiceDef]) -> None:
+    """Each role has one provider at most, and the database and identity providers say
+    how colla uses them."""
+    seen: dict[str, str] = {}
+    for service in services.values():
+        where = service.directory / "service.yaml"
+        role = service.provides
+        if role is None:
+            continue
+        if role in seen:
+            raise BadInput(f"{where}: '{role}' is provided by {seen[role]} already")
+        seen[role] = service.name
+        if role == "database" and service.database_server is None:
+            raise BadInput(f"{where}: provides database but has no database_server")
+        if role == "identity" and service.identity_server is None:
+            raise BadInput(f"{where}: provides identity but has no identity_server")
+
+
 def default_services_root() -> Path:
     """The service catalog shipped inside the colla package."""
     return Path(str(resources.files("colla.catalog") / "services"))
@@ -336,6 +444,7 @@ def load_services(root: Path | None = None) -> ServiceCatalog:
         group = fields.pop("group")
         groups = (group,) if isinstance(group, str) else tuple(group)
         services[name] = ServiceDef(name=name, directory=index.parent, groups=groups, **fields)
+    _check_roles(services)
     for service in services.values():
         for dep in (*service.depends_on, *filter(None, [service.part_of])):
             if dep not in services:

@@ -14,7 +14,14 @@ import jinja2
 from colla.config.ini import merge_ini, parse_override
 from colla.deploy.escape import FILTERS, ini, url
 from colla.deploy.overrides import sources
-from colla.deploy.services import ALT_PORT_OFFSET, FileDef, ServiceCatalog, ServiceDef, TaskDef
+from colla.deploy.services import (
+    ALT_PORT_OFFSET,
+    FileDef,
+    Role,
+    ServiceCatalog,
+    ServiceDef,
+    TaskDef,
+)
 from colla.deploy.specs import RenderedFile, digest, secret_digest
 from colla.deploy.topology import Topology
 from colla.errors import BadInput
@@ -60,6 +67,24 @@ def _rabbitmq_hash(password: str) -> str:
     # no-change deploy must not see a changed config.
     salt = hashlib.sha256(b"colla-rabbitmq-salt" + password.encode()).digest()[:4]
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def identity_url(catalog: ServiceCatalog, topology: Topology) -> str:
+    """The identity service's URL for clients and for the other services."""
+    return f"http://{topology.internal_address}:{catalog.provider('identity').port}"
+
+
+def _servers(
+    project: Project, catalog: ServiceCatalog, topology: Topology, role: Role
+) -> list[str]:
+    """``address:port`` of each host of the service providing ``role``; none when that
+    service is not enabled."""
+    service = catalog.provider(role)
+    if not project.globals.enabled.get(service.name):
+        return []
+    return [
+        f"{topology.api_address[h.name]}:{service.port}" for h in service.hosts(project.inventory)
+    ]
 
 
 def _apis(project: Project, catalog: ServiceCatalog, topology: Topology) -> list[dict[str, Any]]:
@@ -113,11 +138,8 @@ class ServiceRenderer:
             autoescape=False,
         )
         self.env.filters.update(FILTERS, rabbitmq_hash=_rabbitmq_hash)
-        enabled = project.globals.enabled
-        memcached = (
-            catalog["memcached"].hosts(project.inventory) if enabled.get("memcached") else ()
-        )
-        rabbitmq = catalog["rabbitmq"].hosts(project.inventory) if enabled.get("rabbitmq") else ()
+        messaging = catalog.provider("messaging")
+        brokers = _servers(project, catalog, topology, "messaging")
         self.passwords = _Reads(project.passwords.values)
         self.base_context: dict[str, Any] = {
             "service": service.name,
@@ -125,24 +147,16 @@ class ServiceRenderer:
             "globals": project.globals,
             "region": REGION,
             "database_address": topology.database_address,
-            "memcache_servers": ",".join(
-                f"{topology.api_address[h.name]}:11211" for h in memcached
-            ),
-            "keystone_internal_url": f"http://{topology.internal_address}:5000",
-            "keystone_public_url": f"http://{topology.internal_address}:5000",
+            "memcache_servers": ",".join(_servers(project, catalog, topology, "cache")),
+            "keystone_internal_url": identity_url(catalog, topology),
+            "keystone_public_url": identity_url(catalog, topology),
             "internal_address": topology.internal_address,
             "apis": _apis(project, catalog, topology),
             "api_port": self.api_port,
             "ports": self.ports,
             "transport_url": _Deferred(
-                lambda: (
-                    "rabbit://"
-                    + ",".join(
-                        f"openstack:{url(self.passwords.get('rabbitmq_password', ''))}@"
-                        f"{topology.api_address[h.name]}:5672"
-                        for h in rabbitmq
-                    )
-                    + "/"
+                lambda: self.env.from_string(messaging.client_url or "").render(
+                    servers=brokers, passwords=self.passwords
                 )
             ),
             "virt_type": topology.virt_type,
@@ -164,7 +178,8 @@ class ServiceRenderer:
                 password = url(self.passwords[db.password])
                 return (
                     f"mysql+pymysql://{db.user}:{password}@"
-                    f"{self.topology.database_address}:3306/{db.name}?charset=utf8"
+                    f"{self.topology.database_address}:{self.catalog.provider('database').port}"
+                    f"/{db.name}?charset=utf8"
                 )
         raise BadInput(f"service {self.service.name} declares no database '{name}'")
 

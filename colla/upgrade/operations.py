@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from colla.deploy.deployment import Desired, DesiredOptions, desired
-from colla.deploy.desired import backup_tasks, upgrade_tasks
+from colla.deploy.infra import backup_tasks, upgrade_tasks
 from colla.deploy.services import ALT_PORT_OFFSET
 from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict
 from colla.engine import Engine

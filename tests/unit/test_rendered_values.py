@@ -11,7 +11,8 @@ import yaml
 
 from colla.config.example import write_example
 from colla.deploy.credentials import admin_auth, clouds_yaml_text, openrc_text
-from colla.deploy.desired import Topology, backup_tasks, desired_state
+from colla.deploy.desired import Topology, desired_state
+from colla.deploy.infra import backup_tasks
 from colla.deploy.services import ServiceCatalog, load_services
 from colla.deploy.specs import RenderedFile
 from colla.project import Project, load_project
@@ -183,7 +184,7 @@ def test_every_password_reaches_every_file_intact(
 
 
 def test_admin_credentials_files_read_back(project: Project) -> None:
-    auth = admin_auth(project, TOPOLOGY)
+    auth = admin_auth(project, load_services(), TOPOLOGY)
     password = project.passwords["keystone_admin_password"]
     assert shell_value(openrc_text(auth), "OS_PASSWORD") == password
     assert shell_value(openrc_text(auth), "OS_AUTH_URL") == "http://127.0.0.1:5000/v3"

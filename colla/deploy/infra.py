@@ -1,0 +1,163 @@
+"""The tasks colla runs on the infrastructure services for the others: each service's
+databases and its registration in the identity service (at bootstrap), and an upgrade's
+migrations, database backup, restore and schema query.
+
+What these tasks know of the database server and the identity service (commands, file
+names, the register script, the admin) is catalog data: their ``database_server`` and
+``identity_server`` entries, found by role (``provides``), not by name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from colla.deploy.services import FileDef, ServiceCatalog, ServiceDef
+from colla.deploy.specs import RenderedFile, TaskSpec
+from colla.deploy.taskspecs import Run, catalog_task, task_spec
+from colla.deploy.templates import REGION, ServiceRenderer, identity_url
+from colla.deploy.topology import Topology
+from colla.project import Project
+
+TASK_DIR = "/etc/colla"  # where a task's own files are installed in its container
+BACKUP_VOLUME = "colla_backups"
+BACKUP_MOUNT = "/backups"
+
+
+def _render(r: ServiceRenderer, item: FileDef, context: Mapping[str, Any]) -> RenderedFile:
+    content = r.env.get_template(item.template).render(context)
+    return RenderedFile(item.name, item.dest, item.owner, item.perm, content)
+
+
+def _command(r: ServiceRenderer, source: str, **values: Any) -> str:
+    return r.env.from_string(source).render(values)
+
+
+@dataclass(frozen=True)
+class _Cloud:
+    """What every infrastructure task is rendered from."""
+
+    project: Project
+    catalog: ServiceCatalog
+    topology: Topology
+
+
+def _database_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | None) -> TaskSpec:
+    """Create ``service``'s databases and users (idempotent), run in the server's image
+    at ``tag``."""
+    project = cloud.project
+    server, how = cloud.catalog.database_server()
+    r = ServiceRenderer(project, cloud.catalog, cloud.topology, server, tag)
+    context = {**r.context(node), "databases": service.databases}
+    files = [_render(r, f, context) for f in (how.client_config, how.create_config)]
+    where = (f"{service.name}-databases", service.name, node)
+    image = server.containers[0].image
+    return task_spec(project, where, image, files, Run(how.create), tag=r.tag)
+
+
+def _register_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | None) -> TaskSpec:
+    """Register ``service`` (its user, roles, service and endpoints) in the identity
+    service, run in ``service``'s own image at ``tag``."""
+    keystone = service.keystone
+    assert keystone is not None
+    project = cloud.project
+    identity, how = cloud.catalog.identity_server()
+    base = f"http://{cloud.topology.internal_address}:{keystone.port}{keystone.path}"
+    spec = {
+        "auth_url": identity_url(cloud.catalog, cloud.topology),
+        "admin": {
+            "username": how.admin.user,
+            "password": project.passwords[how.admin.password],
+            "project": how.admin.project,
+        },
+        "region": REGION,
+        "service_project": how.service_project,
+        "user": {
+            "name": keystone.user,
+            "password": project.passwords[keystone.password],
+            "roles": list(keystone.roles),
+        },
+        "service": {"name": keystone.name, "type": keystone.type},
+        "endpoints": {"public": base, "internal": base, "admin": base},
+    }
+    script_name = how.register_script
+    script = (identity.directory / script_name).read_text(encoding="utf-8")
+    files = [
+        RenderedFile(
+            "register.json", f"{TASK_DIR}/register.json", "root", "0600", json.dumps(spec, indent=2)
+        ),
+        RenderedFile(script_name, f"{TASK_DIR}/{script_name}", "root", "0644", script),
+    ]
+    command = f"python3 {TASK_DIR}/{script_name} {TASK_DIR}/register.json"
+    where = (f"{service.name}-register", service.name, node)
+    image = service.containers[0].image
+    return task_spec(project, where, image, files, Run(command), tag=tag)
+
+
+def setup_tasks(
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    service: ServiceDef,
+    node: str,
+    tags: Mapping[str, str],
+) -> list[TaskSpec]:
+    """What the infrastructure does for ``service`` before its own bootstrap steps: its
+    databases, then its registration."""
+    cloud = _Cloud(project, catalog, topology)
+    steps = []
+    if service.databases:
+        server = catalog.provider("database").name
+        steps.append(_database_task(cloud, service, node, tags.get(server)))
+    if service.keystone is not None:
+        steps.append(_register_task(cloud, service, node, tags.get(service.name)))
+    return steps
+
+
+def upgrade_tasks(
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    service: str,
+    tag: str | None,
+) -> tuple[tuple[TaskSpec, ...], tuple[TaskSpec, ...]]:
+    """A service's migrate and contract tasks from the (new) image tag, on its first host."""
+    definition = catalog[service]
+    node = definition.first_host(project.inventory).name
+    r = ServiceRenderer(project, catalog, topology, definition, tag)
+    migrate = tuple(catalog_task(r, project, node, t) for t in definition.upgrade.migrate)
+    contract = tuple(catalog_task(r, project, node, t) for t in definition.upgrade.contract)
+    return migrate, contract
+
+
+def backup_tasks(
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    service: str,
+    name: str,
+) -> tuple[TaskSpec, TaskSpec, TaskSpec]:
+    """A dump of ``service``'s databases into the backups volume as ``name``, its restore,
+    and a query of their schema versions, which tells whether a migration changed
+    anything. Run on the database server's first host, in its image at the globals' tag."""
+    definition = catalog[service]
+    server, how = catalog.database_server()
+    node = server.first_host(project.inventory).name
+    r = ServiceRenderer(project, catalog, topology, server)
+    client = _render(r, how.client_config, r.context(node))
+    databases = [db.name for db in definition.databases]
+    dump = f"{BACKUP_MOUNT}/{name}.sql"
+    named_volumes = {BACKUP_VOLUME: BACKUP_MOUNT}
+    image = server.containers[0].image
+    made = []
+    for suffix, source in (
+        ("backup", how.dump),
+        ("restore", how.restore),
+        ("schema", how.versions),
+    ):
+        command = _command(r, source, databases=databases, dump=dump)
+        where = (f"{service}-{suffix}", service, node)
+        made.append(task_spec(project, where, image, [client], Run(command), named_volumes))
+    return made[0], made[1], made[2]

@@ -1,0 +1,52 @@
+"""The infrastructure's roles: found by what a service provides, checked at load."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from colla.deploy.services import default_services_root, load_services
+from colla.errors import BadInput
+
+
+def test_roles_name_the_infrastructure_services() -> None:
+    catalog = load_services()
+    assert catalog.provider("database").name == "mariadb"
+    assert catalog.provider("identity").name == "keystone"
+    assert catalog.database_server()[0].port == 3306
+    assert catalog.identity_server()[0].port == 5000
+    assert (catalog.provider("cache").name, catalog.provider("cache").port) == ("memcached", 11211)
+    messaging = catalog.provider("messaging")
+    assert (messaging.name, messaging.port) == ("rabbitmq", 5672)
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "services"
+    shutil.copytree(default_services_root(), root)
+    return root
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_a_role_has_one_provider(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    _edit(root / "glance" / "service.yaml", "group: control", "group: control\nprovides: cache")
+    with pytest.raises(BadInput, match="'cache' is provided by glance"):
+        load_services(root)
+
+
+def test_the_database_provider_says_how_to_use_it(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    path = root / "mariadb" / "service.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["database_server"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(BadInput, match="provides database but has no database_server"):
+        load_services(root)
