@@ -22,8 +22,8 @@ from pathlib import Path
 import openstack
 
 from colla import tinyimage
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import DockerEngine
+from colla.model.specs import LABEL_MANAGED
 
 MIB = 1024 * 1024
 

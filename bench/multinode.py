@@ -16,13 +16,13 @@ import sys
 import time
 from pathlib import Path
 
+from colla.catalog import load_services
 from colla.cli.app import run
-from colla.deploy.services import load_services
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import DockerEngine, Engine
 from colla.lab.files import inventory_text
 from colla.lab.lab import node_endpoint
 from colla.lab.settings import lab_settings
+from colla.model.specs import LABEL_MANAGED
 
 NAME = "colla-bench"
 SUBNET = "10.213.60.0/24"  # and .61.0/24 for its second network

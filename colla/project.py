@@ -11,8 +11,8 @@ from colla.config.globals import Globals, load_globals
 from colla.config.inventory import Inventory, all_in_one, load_inventory
 from colla.config.passwords import Passwords, load_passwords
 from colla.deploy.overrides import INI_SUFFIXES, OVERRIDE_DIR, check_overrides
-from colla.deploy.services import ServiceCatalog
 from colla.errors import BadInput
+from colla.model.services import ServiceCatalog
 from colla.textfile import read_text
 
 DEFAULT_CONFIG_DIR = Path("/etc/colla")

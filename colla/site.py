@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from colla.deploy.desired import Topology, enabled_services
+from colla.catalog import load_services
+from colla.deploy.desired import enabled_services
 from colla.deploy.prechecks import check_dependencies
-from colla.deploy.services import ServiceCatalog, load_services
 from colla.deploy.topology import topology
+from colla.model.services import ServiceCatalog
+from colla.model.topology import Topology
 from colla.project import Project, load_project
 
 

@@ -49,8 +49,8 @@ from typing import Any
 
 import yaml
 
+from colla.catalog import load_services
 from colla.config.example import write_example
-from colla.deploy.services import load_services
 
 CORPUS = Path(__file__).parent / "data" / "bad_inputs.yaml"
 _EDIT_KEYS = ("file", "remove", "mkdir", "symlink")

@@ -7,8 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
+from colla.model.specs import LABEL_MANAGED
 
 COMPOSE = shutil.which("docker-compose") or "docker-compose"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from colla.catalog import load_services
 from colla.cli.app import run
-from colla.deploy.services import load_services
 from colla.engine import DockerEngine
 from tests.janitor import SUITE_VOLUME_PREFIX, suite_volumes, sweep
 from tests.passwords import nasty_passwords

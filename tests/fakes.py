@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from colla.deploy.specs import TaskSpec
 from colla.engine import (
     BuildRequest,
     ContainerInfo,
@@ -30,6 +29,7 @@ from colla.engine.protocol import LineSink
 from colla.engine.transfer import FileEntry
 from colla.errors import EngineError
 from colla.model.privileges import Privileges
+from colla.model.specs import TaskSpec
 
 
 def _digest(*parts: str) -> str:

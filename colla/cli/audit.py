@@ -16,9 +16,9 @@ from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy import deployment
 from colla.deploy.audit import Inspected
 from colla.deploy.audit import audit as audit_rows
-from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_TASK, NodeSpecs
 from colla.engine import DockerEngine, Engine, Grants
 from colla.errors import CollaError
+from colla.model.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_TASK, NodeSpecs
 from colla.site import load_site
 
 

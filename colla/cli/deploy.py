@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from colla.catalog import load_services
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.config.example import write_example
@@ -20,7 +21,6 @@ from colla.deploy.credentials import write_credentials
 from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check
-from colla.deploy.services import load_services
 from colla.deploy.steps import StepKind
 from colla.engine import DockerEngine
 from colla.history.pins import history_options, open_history

@@ -14,11 +14,11 @@ from rich.table import Table
 from colla import site as site_module
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
-from colla.deploy.specs import LABEL_MANAGED
 from colla.errors import BadInput, CollaError, EngineError
 from colla.history.pins import open_history
 from colla.history.prune import prunable, unneeded_images
 from colla.lock import command_line
+from colla.model.specs import LABEL_MANAGED
 from colla.session import session
 from colla.site import Site
 from colla.upgrade.operations import rollback_plan, upgrade_plan

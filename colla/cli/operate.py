@@ -16,10 +16,10 @@ from colla.deploy import deployment
 from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
 from colla.deploy.nodes import parse_limit
-from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
 from colla.engine import ContainerInfo, DockerEngine, Engine
 from colla.errors import BadInput, CollaError
 from colla.lock import locked
+from colla.model.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
 from colla.site import Site, load_site
 
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from colla.deploy.nodefiles import write_config
 from colla.deploy.nodes import in_parallel, raise_for_nodes
 from colla.deploy.plan import Action, Change, Plan
-from colla.deploy.services import ServiceCatalog
-from colla.deploy.specs import CONFIG_MOUNT, LABEL_MANAGED, ContainerSpec
 from colla.deploy.steps import Step, StepKind
 from colla.deploy.tasks import run_task, wait_healthy
 from colla.engine import ContainerRequest, Engine
 from colla.errors import CollaError, DeployFailed
+from colla.model.services import ServiceCatalog
+from colla.model.specs import CONFIG_MOUNT, LABEL_MANAGED, ContainerSpec
 from colla.ordered import run_in_order
 
 Say = Callable[[str], None]

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from colla.deploy.desired import CONFIG_MOUNT
-from colla.deploy.specs import ContainerSpec, NodeSpecs
 from colla.engine import Grants
+from colla.model.specs import ContainerSpec, NodeSpecs
 
 # Every colla container shares its host's network namespace (the Kolla design): the
 # services bind the host's addresses and the agents manage the host's interfaces.

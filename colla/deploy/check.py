@@ -14,8 +14,8 @@ from typing import Any
 
 import openstack
 
-from colla.deploy.services import ServiceDef
 from colla.errors import CollaError
+from colla.model.services import ServiceDef
 
 Say = Callable[[str], None]
 IMAGE_BYTES = 1024 * 1024

@@ -8,9 +8,9 @@ import yaml
 
 from colla.config.passwords import write_private_file
 from colla.deploy.escape import shell
-from colla.deploy.services import ServiceCatalog
 from colla.deploy.templates import REGION, identity_url
-from colla.deploy.topology import Topology
+from colla.model.services import ServiceCatalog
+from colla.model.topology import Topology
 from colla.project import Project
 
 CLOUD_NAME = "colla"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from colla.deploy import nodes as nodes_module
-from colla.deploy.desired import Topology, desired_state
+from colla.deploy.desired import desired_state
 from colla.deploy.nodefiles import check_own_directories, config_differs
 from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.prechecks import (
@@ -17,11 +17,12 @@ from colla.deploy.prechecks import (
     check_ports,
     check_single_hosts,
 )
-from colla.deploy.services import ServiceCatalog
-from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, NodeSpecs
 from colla.deploy.topology import is_local
 from colla.engine import Engine
 from colla.errors import CollaError, ExitStatus
+from colla.model.services import ServiceCatalog
+from colla.model.specs import LABEL_MANAGED, LABEL_NODE, NodeSpecs
+from colla.model.topology import Topology
 from colla.project import Project
 from colla.site import Site
 

@@ -10,21 +10,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from colla.deploy.infra import setup_tasks
-from colla.deploy.services import ContainerDef, ServiceCatalog
-from colla.deploy.specs import CONFIG_MOUNT as CONFIG_MOUNT  # audit reads it from here
-from colla.deploy.specs import (
-    ContainerSpec,
-    Healthcheck,
-    LogLimits,
-    NodeSpecs,
-    TaskSpec,
-)
 from colla.deploy.taskspecs import catalog_task, config_json, image_ref, volumes
 from colla.deploy.templates import REGION as REGION
 from colla.deploy.templates import ServiceRenderer
-from colla.deploy.topology import Topology as Topology
 from colla.deploy.waits import Reach, with_waits
 from colla.errors import BadInput
+from colla.model.catalog import ContainerDef
+from colla.model.services import ServiceCatalog
+from colla.model.specs import CONFIG_MOUNT as CONFIG_MOUNT  # audit reads it from here
+from colla.model.specs import ContainerSpec, Healthcheck, LogLimits, NodeSpecs, TaskSpec
+from colla.model.topology import Topology as Topology
 from colla.project import Project
 
 

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from colla.deploy.services import FileDef, ServiceCatalog, ServiceDef
-from colla.deploy.specs import RenderedFile, TaskSpec
 from colla.deploy.taskspecs import Run, catalog_task, task_spec
 from colla.deploy.templates import REGION, ServiceRenderer, identity_url
-from colla.deploy.topology import Topology
+from colla.model.catalog import FileDef
+from colla.model.services import ServiceCatalog, ServiceDef
+from colla.model.specs import RenderedFile, TaskSpec
+from colla.model.topology import Topology
 from colla.project import Project
 
 TASK_DIR = "/etc/colla"  # where a task's own files are installed in its container

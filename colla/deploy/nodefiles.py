@@ -11,10 +11,10 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from colla.deploy.specs import NodeSpecs, RenderedFile, TaskSpec
 from colla.engine import Engine
 from colla.engine.transfer import FileEntry
 from colla.errors import BadInput, CollaError, EngineError
+from colla.model.specs import NodeSpecs, RenderedFile, TaskSpec
 
 SNAPSHOT_SUFFIX = ".colla-old"
 HELPER_MOUNT = "/colla-parent"

@@ -11,11 +11,11 @@ from colla.config.inventory import Host
 from colla.deploy.desired import image_refs, resolve_images
 from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check, check_images
-from colla.deploy.specs import NodeSpecs
 from colla.deploy.topology import is_local
 from colla.engine import ContainerRequest, DockerEngine, Engine
 from colla.engine.endpoint import Endpoint, HostFacts, endpoint_for
 from colla.errors import BadInput, CollaError, EngineError
+from colla.model.specs import NodeSpecs
 from colla.project import Project
 
 T = TypeVar("T")

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from colla.config.ini import parse_override
-from colla.deploy.services import ContainerDef, FileDef, ServiceCatalog, ServiceDef, TaskDef
 from colla.errors import BadInput
+from colla.model.catalog import ContainerDef, FileDef, TaskDef
+from colla.model.services import ServiceCatalog, ServiceDef
 
 if TYPE_CHECKING:
     # For types only: the project checks its overrides with this module at load.

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from colla.deploy.specs import (
+from colla.deploy.steps import Step, StepKind, Touched, config_steps, task_steps, volume_steps
+from colla.errors import BadInput
+from colla.model.specs import (
     LABEL_HASH,
     LABEL_MANAGED,
     LABEL_NAME,
@@ -21,8 +23,6 @@ from colla.deploy.specs import (
     ContainerSpec,
     NodeSpecs,
 )
-from colla.deploy.steps import Step, StepKind, Touched, config_steps, task_steps, volume_steps
-from colla.errors import BadInput
 
 
 class Action(enum.StrEnum):

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colla import hostinfo, netinfo
-from colla.deploy.desired import Topology, enabled_services
+from colla.deploy.desired import enabled_services
 from colla.deploy.plan import Action, Plan
-from colla.deploy.services import HostFeature, ServiceCatalog
 from colla.engine import Engine
 from colla.errors import BadInput
+from colla.model.catalog import HostFeature
+from colla.model.services import ServiceCatalog
+from colla.model.topology import Topology
 from colla.project import Project
 
 MIN_DISK_BYTES = 5 * 1024**3

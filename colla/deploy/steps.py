@@ -13,7 +13,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from colla.deploy.specs import NodeSpecs, TaskSpec
+from colla.model.specs import NodeSpecs, TaskSpec
 
 
 class StepKind(enum.StrEnum):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from colla.deploy.specs import CONFIG_MOUNT, LABEL_TASK, TASK_PREFIX, TaskSpec
 from colla.engine import ContainerRequest, Engine
 from colla.errors import DeployFailed
+from colla.model.specs import CONFIG_MOUNT, LABEL_TASK, TASK_PREFIX, TaskSpec
 
 LOG_TAIL = 15
 

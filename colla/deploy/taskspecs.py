@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from colla.deploy.services import PermissionDef, TaskDef
-from colla.deploy.specs import CONFIG_MOUNT, RenderedFile, TaskSpec
 from colla.deploy.templates import ServiceRenderer
+from colla.model.catalog import PermissionDef, TaskDef
+from colla.model.specs import CONFIG_MOUNT, RenderedFile, TaskSpec
 from colla.project import Project
 
 

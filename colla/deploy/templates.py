@@ -14,17 +14,11 @@ import jinja2
 from colla.config.ini import merge_ini, parse_override
 from colla.deploy.escape import FILTERS, ini, url
 from colla.deploy.overrides import sources
-from colla.deploy.services import (
-    ALT_PORT_OFFSET,
-    FileDef,
-    Role,
-    ServiceCatalog,
-    ServiceDef,
-    TaskDef,
-)
-from colla.deploy.specs import RenderedFile, digest, secret_digest
-from colla.deploy.topology import Topology
 from colla.errors import BadInput
+from colla.model.catalog import ALT_PORT_OFFSET, FileDef, Role, TaskDef
+from colla.model.services import ServiceCatalog, ServiceDef
+from colla.model.specs import RenderedFile, digest, secret_digest
+from colla.model.topology import Topology
 from colla.project import Project
 
 REGION = "RegionOne"

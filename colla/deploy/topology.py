@@ -4,28 +4,12 @@ resolved once from the project (and this machine's interfaces and kernel)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from colla import hostinfo, netinfo
 from colla.config.inventory import Host
 from colla.errors import BadInput
+from colla.model.topology import Topology
 from colla.project import Project
-
-
-@dataclass(frozen=True)
-class Topology:
-    """Where things are: each node's API address and the address clients use, plus
-    what prechecks found out about the hosts (tunnel addresses, the virt type)."""
-
-    api_address: Mapping[str, str]
-    internal_address: str
-    database_address: str
-    # Each node's address for tenant (vxlan) traffic; a missing node uses its API address.
-    tunnel_address: Mapping[str, str] = field(default_factory=dict)
-    virt_type: str = "kvm"
-    # "iptables" where the kernel filters bridged traffic (br_netfilter), else "noop".
-    firewall_driver: str = "iptables"
 
 
 def is_local(host: Host) -> bool:

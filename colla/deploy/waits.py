@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from colla.deploy.services import ServiceCatalog
-from colla.deploy.specs import ContainerSpec, RenderedFile
+from colla.model.services import ServiceCatalog
+from colla.model.specs import ContainerSpec, RenderedFile
 
 CONFIG_JSON = "config.json"
 

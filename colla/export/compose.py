@@ -8,11 +8,11 @@ from typing import Any
 
 import yaml
 
-from colla.deploy.services import ServiceCatalog
-from colla.deploy.specs import CONFIG_MOUNT, LABEL_TASK, ContainerSpec, NodeSpecs, TaskSpec
 from colla.errors import BadInput
 from colla.export.output import OutFile
 from colla.model.privileges import Privileges
+from colla.model.services import ServiceCatalog
+from colla.model.specs import CONFIG_MOUNT, LABEL_TASK, ContainerSpec, NodeSpecs, TaskSpec
 
 DATA_CONTAINER = "colla_data"
 HEALTHY = {"condition": "service_healthy"}

@@ -15,12 +15,13 @@ from typing import Any
 
 import yaml
 
-from colla.deploy.desired import Topology
-from colla.deploy.services import ContainerDef, ServiceCatalog
-from colla.deploy.specs import CONFIG_MOUNT, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from colla.errors import BadInput
+from colla.export.k8s_pod import claim, k8s_name, placement, pod_privileges, probe
 from colla.export.output import OutFile
-from colla.model.privileges import Privileges
+from colla.model.catalog import ContainerDef
+from colla.model.services import ServiceCatalog
+from colla.model.specs import CONFIG_MOUNT, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
+from colla.model.topology import Topology
 
 NAMESPACE = "colla"
 LABEL_APP = "app.kubernetes.io/name"
@@ -35,11 +36,6 @@ class Manifests:
     """The objects of one export, by file name, plus the secret values they hold."""
 
     objects: dict[str, dict[str, Any]]
-
-
-def k8s_name(name: str) -> str:
-    """A DNS-1123 name from a colla name (``glance_api`` → ``glance-api``)."""
-    return name.replace("_", "-").lower()
 
 
 def _holds_secret(file: RenderedFile, secrets: list[str]) -> bool:
@@ -76,74 +72,6 @@ def _object(api: str, kind: str, name: str, body: dict[str, Any]) -> dict[str, A
         "kind": kind,
         "metadata": {"name": name, "namespace": NAMESPACE, "labels": {LABEL_PART: "colla"}},
         **body,
-    }
-
-
-@dataclass(frozen=True)
-class _PodPrivileges:
-    """What a container's privileges become in a pod: its securityContext, the pod's
-    host namespaces, and a hostPath volume with its mount per device."""
-
-    security: dict[str, Any]
-    host_namespaces: dict[str, bool]
-    volumes: list[dict[str, Any]]
-    mounts: list[dict[str, Any]]
-
-
-def _privileges(name: str, p: Privileges) -> _PodPrivileges:
-    """The one mapping of :class:`Privileges` to Kubernetes (``init`` has none: the
-    kubelet reaps nothing, so a container that needs an init brings its own)."""
-    context: dict[str, Any] = {"privileged": False}
-    capabilities: dict[str, Any] = {}
-    if p.cap_add:
-        capabilities["add"] = list(p.cap_add)
-    if p.cap_drop:
-        capabilities["drop"] = list(p.cap_drop)
-    if capabilities:
-        context["capabilities"] = capabilities
-    for option in p.security_opt:
-        if option == "seccomp=unconfined":
-            context["seccompProfile"] = {"type": "Unconfined"}
-        elif option == "apparmor=unconfined":
-            context["appArmorProfile"] = {"type": "Unconfined"}
-        else:
-            raise BadInput(f"{name}: security option {option!r} has no Kubernetes mapping")
-    shared = {"hostPID": p.pid_mode == "host", "hostIPC": p.ipc_mode == "host"}
-    volumes, mounts = [], []
-    for device in p.devices:
-        dname = k8s_name(device.strip("/").replace("/", "-"))
-        mounts.append({"name": dname, "mountPath": device})
-        volumes.append({"name": dname, "hostPath": {"path": device, "type": "CharDevice"}})
-    return _PodPrivileges(context, {k: v for k, v in shared.items() if v}, volumes, mounts)
-
-
-def _placement(groups: tuple[str, ...]) -> dict[str, Any]:
-    """Pods go to nodes labelled with the service's group (any of them, when several)."""
-    if len(groups) == 1:
-        return {"nodeSelector": {f"colla.io/{groups[0]}": "true"}}
-    terms = [
-        {"matchExpressions": [{"key": f"colla.io/{g}", "operator": "In", "values": ["true"]}]}
-        for g in groups
-    ]
-    return {
-        "affinity": {
-            "nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}
-            }
-        }
-    }
-
-
-def _probe(spec: ContainerSpec, delay: int) -> dict[str, Any] | None:
-    h = spec.healthcheck
-    if h is None:
-        return None
-    return {
-        "exec": {"command": ["/bin/sh", "-c", h.test]},
-        "initialDelaySeconds": delay,
-        "periodSeconds": h.interval,
-        "timeoutSeconds": h.timeout,
-        "failureThreshold": h.retries,
     }
 
 
@@ -196,7 +124,7 @@ class _Generator:
             if volume.endswith(LOGS_VOLUME):
                 volumes.append({"name": vname, "emptyDir": {}})
             elif kind == "StatefulSet":
-                claims.append(_claim(vname))
+                claims.append(claim(vname))
             elif kind == "DaemonSet":
                 # A node-level agent keeps its state on its node, as on Docker.
                 volumes.append(
@@ -215,13 +143,13 @@ class _Generator:
                         "v1",
                         "PersistentVolumeClaim",
                         f"{name}-{vname}",
-                        _claim(vname)["spec"] and {"spec": _claim(vname)["spec"]},
+                        claim(vname)["spec"] and {"spec": claim(vname)["spec"]},
                     ),
                 )
                 volumes.append(
                     {"name": vname, "persistentVolumeClaim": {"claimName": f"{name}-{vname}"}}
                 )
-        granted = _privileges(spec.name, spec.privileges)
+        granted = pod_privileges(spec.name, spec.privileges)
         mounts += granted.mounts
         volumes += granted.volumes
         main: dict[str, Any] = {
@@ -232,15 +160,15 @@ class _Generator:
             "volumeMounts": mounts,
             "securityContext": granted.security,
         }
-        readiness = _probe(spec, 0)
-        liveness = _probe(spec, spec.healthcheck.start_period if spec.healthcheck else 0)
+        readiness = probe(spec, 0)
+        liveness = probe(spec, spec.healthcheck.start_period if spec.healthcheck else 0)
         if readiness:
             main["readinessProbe"] = readiness
             main["livenessProbe"] = liveness
         pod: dict[str, Any] = {
             "hostNetwork": True,
             "dnsPolicy": "ClusterFirstWithHostNet",
-            **_placement(self.catalog[spec.service].groups),
+            **placement(self.catalog[spec.service].groups),
             "containers": [{k: v for k, v in main.items() if v != []}],
             "volumes": volumes,
             **granted.host_namespaces,
@@ -339,13 +267,6 @@ class _Generator:
             },
         }
         self.add(task.service, _object("batch/v1", "Job", name, {"spec": body}))
-
-
-def _claim(name: str) -> dict[str, Any]:
-    return {
-        "metadata": {"name": name},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
-    }
 
 
 def _kind(catalog: ServiceCatalog, spec: ContainerSpec) -> str:

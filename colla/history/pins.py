@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from colla.deploy.deployment import DesiredOptions
-from colla.deploy.services import ALT_PORT_OFFSET
 from colla.history.store import History, Revision, RevisionStatus
+from colla.model.catalog import ALT_PORT_OFFSET
 from colla.project import Project
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from colla.deploy.specs import ContainerSpec, TaskSpec, spec_from_dict, spec_to_dict, task_from_dict
+from colla.model.specs import ContainerSpec, TaskSpec, spec_from_dict, spec_to_dict, task_from_dict
 
 Servers = tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]  # backend, old, new
 

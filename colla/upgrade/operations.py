@@ -8,12 +8,12 @@ from dataclasses import replace
 
 from colla.deploy.deployment import Desired, DesiredOptions, desired
 from colla.deploy.infra import backup_tasks, upgrade_tasks
-from colla.deploy.services import ALT_PORT_OFFSET
-from colla.deploy.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError
 from colla.history.pins import current_revisions, history_options
 from colla.history.store import History, Revision, RevisionStatus
+from colla.model.catalog import ALT_PORT_OFFSET
+from colla.model.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict
 from colla.site import Site
 from colla.upgrade.swap import SwapPlan, record_revision
 

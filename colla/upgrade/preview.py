@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from colla.deploy.plan import Observed, diff_reasons
-from colla.deploy.specs import LABEL_HASH, LABEL_MANAGED
 from colla.engine import Engine
+from colla.model.specs import LABEL_HASH, LABEL_MANAGED
 from colla.upgrade.swap import SwapPlan
 
 

@@ -16,9 +16,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from colla.deploy import nodefiles
-from colla.deploy.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
 from colla.errors import CollaError
 from colla.history.store import Operation, OperationState, RevisionStatus
+from colla.model.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
 from colla.upgrade import haproxy
 from colla.upgrade.journal import Journal, Step
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from colla.deploy import nodefiles
 from colla.deploy.apply import container_request
-from colla.deploy.specs import ContainerSpec, TaskSpec, spec_to_dict
 from colla.deploy.tasks import run_task, task_request, wait_healthy
 from colla.engine import Engine
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, Operation, OperationState, RevisionStatus
+from colla.model.specs import ContainerSpec, TaskSpec, spec_to_dict
 from colla.upgrade import haproxy
 from colla.upgrade.journal import COMMITTED_STEPS, Journal, Step
 from colla.upgrade.revert import NEXT_SUFFIX, OLD_SUFFIX

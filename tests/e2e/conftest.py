@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from colla.cli.app import run
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
+from colla.model.specs import LABEL_MANAGED
 
 BIN = Path(sys.executable).parent
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colla.cli.app import run
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import ContainerInfo, DockerEngine, Engine
 from colla.lab.lab import node_endpoint
 from colla.lab.registry import registry_down
 from colla.lab.settings import LabSettings
+from colla.model.specs import LABEL_MANAGED
 from tests.conftest import CONFIG_DIR
 
 BIN = Path(sys.executable).parent

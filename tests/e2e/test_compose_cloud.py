@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from colla.cli.app import run
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
+from colla.model.specs import LABEL_MANAGED
 from tests.compose import compose, wait_healthy
 from tests.e2e.conftest import openstack
 from tests.e2e.test_core_cloud import PROJECT

@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from colla.cli.app import run
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
 from colla.errors import ExitStatus
+from colla.model.specs import LABEL_MANAGED
 from tests.e2e.conftest import assert_edit_refused, assert_refused, engine_state, openstack
 from tests.janitor import SUITE_VOLUME_PREFIX
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from colla.catalog import load_services
 from colla.cli.app import run
-from colla.deploy.services import load_services
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import Engine
+from colla.model.specs import LABEL_MANAGED
 from tests.e2e.conftest import BIN, openstack
 
 pytestmark = pytest.mark.e2e

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from colla.cli.app import run
-from colla.deploy.specs import LABEL_MANAGED, LABEL_TASK
 from colla.engine import Engine
 from colla.lock import LOCK_FILE
+from colla.model.specs import LABEL_MANAGED, LABEL_TASK
 from tests.e2e.conftest import BIN, engine_state, killed_at, openstack
 
 pytestmark = pytest.mark.e2e

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from colla.catalog import load_services
 from colla.cli.app import run
-from colla.deploy.services import load_services
-from colla.deploy.specs import LABEL_MANAGED
 from colla.engine import DockerEngine, Engine
+from colla.model.specs import LABEL_MANAGED
 from colla.project import load_project
 from colla.upgrade import haproxy
 from tests.e2e.conftest import killed_at

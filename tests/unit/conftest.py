@@ -11,9 +11,9 @@ import yaml
 
 from colla import project as project_module
 from colla import site as site_module
+from colla.catalog import load_services
 from colla.config.example import write_example
 from colla.config.passwords import generate_passwords
-from colla.deploy.services import load_services
 
 CatalogFactory = Callable[..., Path]
 

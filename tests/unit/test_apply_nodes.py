@@ -8,12 +8,12 @@ from pathlib import Path
 import docker.types
 import pytest
 
+from colla.catalog import load_services
 from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.plan import Action, Change, Plan, make_plan
-from colla.deploy.services import load_services
-from colla.deploy.specs import ContainerSpec, NodeSpecs
 from colla.engine.containers import log_config
 from colla.errors import DeployFailed
+from colla.model.specs import ContainerSpec, NodeSpecs
 from tests.fakes import FakeEngine
 from tests.unit.test_plan import spec
 

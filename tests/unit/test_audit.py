@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from colla.catalog import load_services
 from colla.deploy.apply import container_request
 from colla.deploy.audit import STRAY, Inspected, audit, root_on_host
-from colla.deploy.desired import Topology, desired_state
-from colla.deploy.services import load_services
-from colla.deploy.specs import ContainerSpec, NodeSpecs
+from colla.deploy.desired import desired_state
 from colla.engine import Grants
+from colla.model.specs import ContainerSpec, NodeSpecs
+from colla.model.topology import Topology
 from colla.project import load_project
 
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")

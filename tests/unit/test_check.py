@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import get_args
 
+from colla.catalog import load_services
 from colla.deploy import check
-from colla.deploy.services import Probe, load_services
+from colla.model.catalog import Probe
 
 
 def test_every_registered_service_and_the_identity_service_must_be_listed() -> None:

@@ -11,10 +11,10 @@ import pytest
 from colla import session as session_module
 from colla.cli.app import run
 from colla.deploy import deployment
-from colla.deploy.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE
 from colla.engine import DockerEngine
 from colla.engine.endpoint import Endpoint
 from colla.errors import ExitStatus
+from colla.model.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE
 from colla.upgrade import haproxy
 from tests.fakes import FakeEngine
 

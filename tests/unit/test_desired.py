@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from colla.catalog import load_services
 from colla.deploy.apply import container_request
-from colla.deploy.desired import Topology, desired_state
+from colla.deploy.desired import desired_state
 from colla.deploy.prechecks import check_dependencies
-from colla.deploy.services import load_services
-from colla.deploy.specs import LogLimits, spec_from_dict, spec_to_dict
 from colla.errors import BadInput
+from colla.model.specs import LogLimits, spec_from_dict, spec_to_dict
+from colla.model.topology import Topology
 from colla.project import Project, load_project
 
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")

@@ -11,15 +11,17 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from colla.catalog import load_services
 from colla.config.example import write_example
 from colla.config.passwords import generate_passwords
-from colla.deploy.desired import Topology, desired_state, image_refs, resolve_images
-from colla.deploy.services import ServiceCatalog, load_services
-from colla.deploy.specs import NodeSpecs
+from colla.deploy.desired import desired_state, image_refs, resolve_images
 from colla.errors import BadInput
 from colla.export.compose import compose_tree
 from colla.export.k8s import k8s_tree, manifests
 from colla.export.output import OutFile, check_output_dir, write_tree
+from colla.model.services import ServiceCatalog
+from colla.model.specs import NodeSpecs
+from colla.model.topology import Topology
 from colla.outdir import MARKER
 from colla.project import load_project
 
@@ -237,3 +239,16 @@ def test_compose_bounds_every_containers_log(config_dir: Path) -> None:
             "driver": "json-file",
             "options": {"max-size": "50m", "max-file": "5"},
         }
+
+
+def test_the_exporters_depend_on_the_model_not_on_deploy() -> None:
+    # Compose and Kubernetes files are written from values (specs, catalog, topology);
+    # reaching into deploy/ or engine/ would tie them to how colla itself deploys.
+    import ast
+
+    import colla.export
+
+    for path in Path(colla.export.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(("colla.deploy", "colla.engine")), path

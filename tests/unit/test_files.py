@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from colla.catalog import load_services
 from colla.cli import deploy as deploy_cli
 from colla.cli.app import app, run
 from colla.cli.options import CONFIG_DIR
@@ -20,12 +21,11 @@ from colla.config.names import interface_problem, tag_problem
 from colla.deploy.apply import container_request
 from colla.deploy.desired import desired_state
 from colla.deploy.nodefiles import write_config_dir
-from colla.deploy.services import load_services
-from colla.deploy.specs import RenderedFile
 from colla.deploy.topology import topology
 from colla.errors import BadInput, CollaError, ExitStatus
 from colla.history.store import History
 from colla.lock import locked
+from colla.model.specs import RenderedFile
 from colla.project import absolute, load_project
 from colla.yamlfile import load_yaml_mapping
 from tests.bad_inputs import make_config_dir, snapshot

@@ -24,11 +24,13 @@ from typing import Any, TypeVar
 
 import pytest
 
+from colla.catalog import load_services
 from colla.config.example import write_example
-from colla.deploy.desired import Topology, desired_state, image_refs, resolve_images
+from colla.deploy.desired import desired_state, image_refs, resolve_images
 from colla.deploy.infra import backup_tasks, upgrade_tasks
-from colla.deploy.services import ServiceCatalog, load_services
-from colla.deploy.specs import ContainerSpec, NodeSpecs, TaskSpec, digest
+from colla.model.services import ServiceCatalog
+from colla.model.specs import ContainerSpec, NodeSpecs, TaskSpec, digest
+from colla.model.topology import Topology
 from colla.project import Project, load_project
 
 _Spec = TypeVar("_Spec", bound=TaskSpec)

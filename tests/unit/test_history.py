@@ -6,9 +6,9 @@ import json
 import threading
 from pathlib import Path
 
-from colla.deploy.specs import spec_from_dict, spec_to_dict
 from colla.history.pins import pinned_tags
 from colla.history.store import History, OperationState, RevisionStatus
+from colla.model.specs import spec_from_dict, spec_to_dict
 from colla.upgrade.swap import record_revision
 from tests.unit.test_plan import spec
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from colla.deploy.services import default_services_root, load_services
+from colla.catalog import default_services_root, load_services
 from colla.errors import BadInput
 
 

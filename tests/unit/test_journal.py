@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from colla.deploy.specs import TaskSpec, spec_to_dict
 from colla.history.store import OperationState, RevisionStatus
+from colla.model.specs import TaskSpec, spec_to_dict
 from colla.upgrade.journal import Journal, Step
 from tests.unit.test_plan import spec
 

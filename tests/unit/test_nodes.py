@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from colla.catalog import load_services
 from colla.config.example import write_example
 from colla.config.inventory import load_inventory
 from colla.config.passwords import generate_passwords
 from colla.deploy.nodes import endpoints, host_facts, parse_limit
 from colla.deploy.prechecks import check_single_hosts
-from colla.deploy.services import load_services
 from colla.engine.endpoint import Endpoint, HostFacts, endpoint_for, ssh_command
 from colla.errors import BadInput
 from colla.project import Project, load_project

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from colla.deploy.desired import Topology, desired_state
+from colla.catalog import load_services
+from colla.deploy.desired import desired_state
 from colla.deploy.plan import Observed, make_plan
-from colla.deploy.services import load_services
-from colla.deploy.specs import ContainerSpec, NodeSpecs
 from colla.errors import BadInput
+from colla.model.specs import ContainerSpec, NodeSpecs
+from colla.model.topology import Topology
 from colla.project import load_project
 
 INVENTORY = """

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from colla.deploy.desired import Topology, desired_state
+from colla.catalog import load_services
+from colla.deploy.desired import desired_state
 from colla.deploy.plan import Action, Observed, Plan, make_plan
-from colla.deploy.services import load_services
-from colla.deploy.specs import NodeSpecs, spec_from_dict, spec_to_dict
+from colla.model.specs import NodeSpecs, spec_from_dict, spec_to_dict
+from colla.model.topology import Topology
 from colla.project import load_project
 
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
+from colla.catalog import load_services
 from colla.config.example import write_example
-from colla.deploy.desired import Topology, desired_state
-from colla.deploy.services import load_services
-from colla.deploy.specs import ContainerSpec, NodeSpecs, spec_from_dict, spec_to_dict
+from colla.deploy.desired import desired_state
 from colla.export.compose import node_compose
 from colla.export.k8s import manifests
+from colla.model.specs import ContainerSpec, NodeSpecs, spec_from_dict, spec_to_dict
+from colla.model.topology import Topology
 from colla.project import load_project
 
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from colla.deploy.plan import Observed, make_plan
-from colla.deploy.specs import ContainerSpec, Healthcheck, NodeSpecs, RenderedFile
 from colla.errors import BadInput
+from colla.model.specs import ContainerSpec, Healthcheck, NodeSpecs, RenderedFile
 
 CASES = sorted((Path(__file__).parent / "plan_cases").glob("*.yaml"))
 NODE = "node1"

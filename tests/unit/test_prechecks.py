@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from colla.deploy.desired import Topology
+from colla.catalog import load_services
 from colla.deploy.prechecks import check_host_features
-from colla.deploy.services import load_services
+from colla.model.topology import Topology
 from colla.project import load_project
 
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1", virt_type="qemu")

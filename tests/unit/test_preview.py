@@ -3,7 +3,7 @@ engines."""
 
 from __future__ import annotations
 
-from colla.deploy.specs import ContainerSpec, TaskSpec
+from colla.model.specs import ContainerSpec, TaskSpec
 from colla.upgrade.preview import already_applied, preview
 from colla.upgrade.swap import SwapPlan
 from tests.fakes import FakeEngine

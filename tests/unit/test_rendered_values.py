@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from colla.catalog import load_services
 from colla.config.example import write_example
 from colla.deploy.credentials import admin_auth, clouds_yaml_text, openrc_text
-from colla.deploy.desired import Topology, desired_state
+from colla.deploy.desired import desired_state
 from colla.deploy.infra import backup_tasks
-from colla.deploy.services import ServiceCatalog, load_services
-from colla.deploy.specs import RenderedFile
+from colla.model.services import ServiceCatalog
+from colla.model.specs import RenderedFile
+from colla.model.topology import Topology
 from colla.project import Project, load_project
 from tests.passwords import nasty_passwords
 from tests.readers import (

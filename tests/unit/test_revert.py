@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from colla.deploy import nodefiles
-from colla.deploy.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
 from colla.errors import CollaError
 from colla.history.store import History
+from colla.model.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
 from colla.upgrade import haproxy
 from colla.upgrade import revert as revert_module
 from colla.upgrade.swap import Swapper, SwapPlan

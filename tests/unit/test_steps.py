@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from colla.catalog import load_services
 from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.nodefiles import config_differs, write_config_dir
 from colla.deploy.plan import Observed, Plan, make_plan
-from colla.deploy.services import load_services
-from colla.deploy.specs import ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from colla.deploy.steps import StepKind
+from colla.model.specs import ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from tests.fakes import FakeEngine
 from tests.unit.test_plan import spec
 

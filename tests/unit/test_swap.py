@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from colla.deploy.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, RevisionStatus
+from colla.model.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
 from colla.upgrade import haproxy
 from colla.upgrade import swap as swap_module
 from colla.upgrade.journal import Journal

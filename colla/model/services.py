@@ -1,0 +1,191 @@
+"""The service catalog: each service's definition, and the catalog of all of them (its
+dependency order, roles, passwords, defaults). Adding a service means adding data under
+``colla/catalog/services/``; nothing here names one.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from colla.config.inventory import Host, Inventory
+from colla.errors import BadInput
+from colla.model.catalog import (
+    ContainerDef,
+    DatabaseDef,
+    DatabaseServerDef,
+    EndpointDef,
+    HostFeature,
+    IdentityServerDef,
+    Probe,
+    Role,
+    TaskDef,
+    UpgradeDef,
+)
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """One service of the catalog."""
+
+    name: str
+    directory: Path
+    description: str
+    groups: tuple[str, ...]
+    enabled_by_default: bool
+    single_host: str | None
+    part_of: str | None
+    depends_on: tuple[str, ...]
+    after: tuple[str, ...]
+    passwords: tuple[str, ...]
+    ascii_passwords: tuple[str, ...]
+    databases: tuple[DatabaseDef, ...]
+    keystone: EndpointDef | None
+    provides: Role | None
+    database_server: DatabaseServerDef | None
+    identity_server: IdentityServerDef | None
+    probe: Probe | None
+    client_url: str | None
+    host_features: tuple[HostFeature, ...]
+    bootstrap: tuple[TaskDef, ...]
+    post_start: tuple[TaskDef, ...]
+    upgrade: UpgradeDef
+    containers: tuple[ContainerDef, ...]
+
+    @property
+    def group(self) -> str:
+        """The first of the service's groups (its bootstrap runs on that group's hosts)."""
+        return self.groups[0]
+
+    @property
+    def directories(self) -> tuple[Path, ...]:
+        """Where its templates are looked up: its own directory, then its parent's."""
+        if self.part_of is None:
+            return (self.directory,)
+        return (self.directory, self.directory.parent / self.part_of)
+
+    @property
+    def port(self) -> int:
+        """The port its clients reach it on: its API's, else the first its containers
+        publish."""
+        for container in self.containers:
+            if container.api_port:
+                return container.api_port
+        for container in self.containers:
+            if container.ports:
+                return container.ports[0]
+        raise BadInput(f"{self.directory / 'service.yaml'}: no container declares a port")
+
+    def hosts(self, inventory: Inventory) -> tuple[Host, ...]:
+        """The hosts that run this service: the inventory's group named after the service
+        when there is one (kolla-ansible's ``[memcached:children]``), else every host of
+        any of its groups, by name."""
+        if self.name in inventory.groups:
+            return inventory.hosts_in(self.name)
+        found = {h.name: h for g in self.groups for h in inventory.hosts_in(g)}
+        return tuple(found[name] for name in sorted(found))
+
+    def first_host(self, inventory: Inventory) -> Host:
+        """The host its bootstrap steps run on: the first of its first group's hosts (of
+        the group named after it, when the inventory has one)."""
+        own = inventory.hosts_in(self.name) if self.name in inventory.groups else ()
+        hosts = own or inventory.hosts_in(self.group) or self.hosts(inventory)
+        if not hosts:
+            raise BadInput(
+                f"inventory: no host in group(s) {', '.join(self.groups)} for service {self.name}"
+            )
+        return hosts[0]
+
+
+@dataclass(frozen=True)
+class ServiceCatalog:
+    """Every service colla knows, in dependency order."""
+
+    root: Path
+    services: dict[str, ServiceDef]
+
+    def __getitem__(self, name: str) -> ServiceDef:
+        return self.services[name]
+
+    def provider(self, role: Role) -> ServiceDef:
+        """The service that provides ``role`` (the database server, the identity service…)."""
+        for service in self.services.values():
+            if service.provides == role:
+                return service
+        raise BadInput(f"{self.root}: no service provides '{role}'")
+
+    def database_server(self) -> tuple[ServiceDef, DatabaseServerDef]:
+        """The database server and how colla's tasks use it."""
+        service = self.provider("database")
+        assert service.database_server is not None  # load_services checks it
+        return service, service.database_server
+
+    def identity_server(self) -> tuple[ServiceDef, IdentityServerDef]:
+        """The identity service and how colla registers services in it."""
+        service = self.provider("identity")
+        assert service.identity_server is not None  # load_services checks it
+        return service, service.identity_server
+
+    def defaults(self) -> dict[str, bool]:
+        """Service name → enabled by default (for ``enable_<service>`` keys); parts of
+        another service have no key of their own."""
+        return {
+            name: s.enabled_by_default for name, s in self.services.items() if s.part_of is None
+        }
+
+    def parts(self) -> dict[str, str]:
+        """Service name → the service it is part of (and is enabled with)."""
+        return {name: s.part_of for name, s in self.services.items() if s.part_of is not None}
+
+    def sorter(self, names: set[str]) -> graphlib.TopologicalSorter[str]:
+        """A prepared sorter over ``names`` by their dependencies within ``names``."""
+        graph = {
+            n: [d for d in (*self.services[n].depends_on, *self.services[n].after) if d in names]
+            for n in names
+        }
+        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(graph)
+        sorter.prepare()
+        return sorter
+
+    def levels(self, names: set[str]) -> list[list[str]]:
+        """``names`` in dependency levels: each level only needs the levels before it."""
+        sorter = self.sorter(names)
+        levels = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            levels.append(ready)
+            sorter.done(*ready)
+        return levels
+
+    def volume_names(self) -> set[str]:
+        """Every volume any service's containers or steps use, before the prefix."""
+        names: set[str] = set()
+        for s in self.services.values():
+            steps = (*s.containers, *s.bootstrap, *s.post_start, *s.upgrade.migrate)
+            for step in (*steps, *s.upgrade.contract):
+                names.update(step.volumes)
+        return names
+
+    def ascii_passwords(self, names: set[str]) -> list[str]:
+        """The password keys that must be ASCII: every database user's, and those a
+        service declares so. PyMySQL, through which every service reaches MariaDB, sends
+        a password as Latin-1 (characters beyond it fail to encode), while MariaDB hashes
+        the UTF-8 of ``IDENTIFIED BY``: only ASCII reads the same on both sides."""
+        keys: set[str] = set()
+        for name in names:
+            service = self.services[name]
+            keys.update(service.ascii_passwords)
+            keys.update(db.password for db in service.databases)
+        return sorted(keys)
+
+    def required_passwords(self, names: set[str]) -> list[str]:
+        """Every password key the enabled services need."""
+        keys: set[str] = set()
+        for name in names:
+            service = self.services[name]
+            keys.update(service.passwords)
+            keys.update(db.password for db in service.databases)
+            if service.keystone is not None:
+                keys.add(service.keystone.password)
+        return sorted(keys)
