@@ -152,12 +152,14 @@ def drifted_here(
 class DesiredOptions:
     """What moves a desired state off the globals: per-service tags (an upgrade), the
     services on the alternate API slot, per-(node, service) tags that history pins, and
-    the nodes of --limit (``None``: every node)."""
+    the nodes of --limit (``None``: every node), and the services to render (``None``:
+    every enabled one; an upgrade or a rollback renders its own only)."""
 
     tags: Mapping[str, str] = field(default_factory=dict)
     alt: frozenset[str] = frozenset()
     limit: frozenset[str] | None = None
     node_tags: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    only: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,13 @@ def desired(
     # directory on this machine that colla would write through a symbolic link.
     check_single_hosts(project, catalog)
     every = desired_state(
-        project, catalog, site.topology, options.tags, set(options.alt), options.node_tags
+        project,
+        catalog,
+        site.topology,
+        options.tags,
+        set(options.alt),
+        options.node_tags,
+        options.only,
     )
     check_local_directories(site, every)
     reached = dict(engines) if engines is not None else engines_for(project, engine, options.limit)

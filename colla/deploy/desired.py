@@ -6,7 +6,7 @@ registration, backups, migrations) colla.deploy.infra's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 from colla.deploy.infra import setup_tasks
@@ -72,8 +72,11 @@ def desired_state(
     tags: Mapping[str, str] | None = None,
     alt: set[str] | None = None,
     node_tags: Mapping[tuple[str, str], str] | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, NodeSpecs]:
-    """Every node's containers and bootstrap tasks (image IDs not yet resolved).
+    """Every node's containers and bootstrap tasks (image IDs not yet resolved); with
+    ``only``, those of these services alone (an upgrade renders the one it upgrades),
+    each exactly as a whole rendering would make it.
 
     ``tags`` gives a service an image tag other than the globals' (an upgrade's, or the
     one history pins after an upgrade or a rollback); ``node_tags`` does so for one
@@ -85,7 +88,10 @@ def desired_state(
     containers: dict[str, list[ContainerSpec]] = {n: [] for n in project.inventory.hosts}
     tasks: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
     post: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
-    for name in sorted(enabled_services(project, catalog)):
+    enabled = enabled_services(project, catalog)
+    for name in sorted(enabled):
+        if only is not None and name not in only:
+            continue
         service = catalog[name]
         hosts = service.hosts(project.inventory)
         if not hosts:
@@ -116,7 +122,8 @@ def desired_state(
         topology.internal_address,
         project.globals.enabled.get("haproxy", False),
     )
-    containers = with_waits(containers, catalog, reach)
+    placement = {n: [h.name for h in catalog[n].hosts(project.inventory)] for n in enabled}
+    containers = with_waits(containers, catalog, reach, placement)
     return {
         node: NodeSpecs(
             node,

@@ -32,33 +32,38 @@ class Reach:
 
 
 def _targets(
-    containers: Mapping[str, Sequence[ContainerSpec]], catalog: ServiceCatalog, reach: Reach
+    placement: Mapping[str, Sequence[str]], catalog: ServiceCatalog, reach: Reach
 ) -> dict[str, list[tuple[str, str]]]:
-    """Service → (node, HOST:PORT) of each of its containers that listens on a port.
+    """Service → (node, HOST:PORT) of each of its containers that listens on a port, from
+    where the inventory places it (``placement``: service → its nodes), so that rendering
+    some services only (an upgrade's) gives them the same waits as rendering them all.
 
     The port is the catalog's, not an upgrade slot's: an API behind HAProxy is waited
     for at the VIP, so a dependent's config does not change when the API moves slot.
     """
     found: dict[str, list[tuple[str, str]]] = {}
-    for node, specs in sorted(containers.items()):
-        for spec in specs:
-            item = next(c for c in catalog[spec.service].containers if c.name == spec.name)
-            port = item.api_port or (item.ports[0] if item.ports else None)
-            if port is None:
-                continue
-            behind_haproxy = reach.haproxy and item.api_port
-            host = reach.internal_address if behind_haproxy else reach.api_address[node]
-            found.setdefault(spec.service, []).append((node, f"{host}:{port}"))
+    for service, nodes in sorted(placement.items()):
+        for node in sorted(nodes):
+            for item in catalog[service].containers:
+                port = item.api_port or (item.ports[0] if item.ports else None)
+                if port is None:
+                    continue
+                behind_haproxy = reach.haproxy and item.api_port
+                host = reach.internal_address if behind_haproxy else reach.api_address[node]
+                found.setdefault(service, []).append((node, f"{host}:{port}"))
     return found
 
 
 def with_waits(
-    containers: Mapping[str, Sequence[ContainerSpec]], catalog: ServiceCatalog, reach: Reach
+    containers: Mapping[str, Sequence[ContainerSpec]],
+    catalog: ServiceCatalog,
+    reach: Reach,
+    placement: Mapping[str, Sequence[str]],
 ) -> dict[str, list[ContainerSpec]]:
     """The containers, each config.json naming one address per dependency: the one on
     the container's own node where there is one (a dead node must not hold back the
     others), else the first."""
-    targets = _targets(containers, catalog, reach)
+    targets = _targets(placement, catalog, reach)
     result: dict[str, list[ContainerSpec]] = {}
     for node, specs in containers.items():
         result[node] = []

@@ -92,9 +92,10 @@ def upgrade_plan(
         raise BadInput(f"unknown service '{service}' (known: {known})")
     if not site.project.globals.enabled.get(service):
         raise BadInput(f"service '{service}' is not enabled in {site.config_dir / 'globals.yml'}")
-    kept = replace(history_options(history, site.project.globals.image_tag), limit=limit)
-    # The running state (what history pins) is rendered once; only the upgraded
-    # service's new tag and slot call for a second rendering below.
+    only = frozenset({service})
+    kept = replace(history_options(history, site.project.globals.image_tag), limit=limit, only=only)
+    # Only the upgraded service is rendered: as it runs (what history pins), then at its
+    # new tag and slot.
     current = desired(site, engine, kept, engines)
     engines = current.engines
     if not _service_specs(current, service):
@@ -120,7 +121,9 @@ def upgrade_plan(
     wanted = desired(
         site,
         engine,
-        DesiredOptions(tags={service: tag}, alt=new_slots, limit=limit, node_tags=others),
+        DesiredOptions(
+            tags={service: tag}, alt=new_slots, limit=limit, node_tags=others, only=only
+        ),
         engines,
     )
     migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
@@ -163,7 +166,8 @@ def rollback_plan(
     session has them connected already."""
     if service not in site.catalog.services:
         raise BadInput(f"unknown service '{service}'")
-    current = desired(site, engine, DesiredOptions(limit=limit), engines)
+    only = frozenset({service})
+    current = desired(site, engine, DesiredOptions(limit=limit, only=only), engines)
     engines = current.engines
     revisions = history.revisions(service)
     now = {

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from colla import session as session_module
 from colla.cli.app import run
-from colla.deploy import deployment
+from colla.deploy import deployment, templates
 from colla.engine import DockerEngine
 from colla.engine.endpoint import Endpoint
 from colla.errors import ExitStatus
@@ -108,3 +109,20 @@ def test_a_deploy_reaches_both_nodes_through_the_one_connection(
     made = {c.split()[1] for c in reached.nodes["n2"].calls if c.startswith("create ")}
     assert "nova_compute" in made
     assert reached.local.state("keystone") == "running"
+
+
+def test_an_upgrade_renders_only_the_service_it_upgrades(
+    two_nodes: Path, reached: Reached, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered: list[str] = []
+    real = templates.ServiceRenderer.__init__
+
+    def counted(self: templates.ServiceRenderer, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
+        rendered.append(self.service.name)
+
+    monkeypatch.setattr(templates.ServiceRenderer, "__init__", counted)
+    assert run(["upgrade", "keystone", "--tag", "zed-2", "-c", str(two_nodes)]) == 0
+    # Keystone as it runs, then at its new tag; the databases task renders with MariaDB's
+    # templates. Nothing else of the cloud.
+    assert set(rendered) <= {"keystone", "mariadb"} and "keystone" in rendered

@@ -195,3 +195,26 @@ def test_every_container_carries_its_log_bound_into_the_request_and_hash(
     assert all(after[name] != before[name] for name in before)
     keystone = next(c for c in node.containers if c.name == "keystone")
     assert spec_from_dict(spec_to_dict(keystone)) == keystone
+
+
+@pytest.mark.parametrize("haproxy", [False, True])
+def test_rendering_one_service_makes_it_as_rendering_them_all(
+    config_dir: Path, haproxy: bool
+) -> None:
+    # An upgrade renders only the service it upgrades: its specs, waits for its
+    # dependencies included, must be those a whole deploy renders.
+    if haproxy:
+        globals_file = config_dir / "globals.yml"
+        globals_file.write_text(globals_file.read_text() + "\nenable_haproxy: true\n")
+    project = _project(config_dir)
+    catalog = load_services()
+    topo = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")
+    whole = desired_state(project, catalog, topo)
+    services = {c.service for specs in whole.values() for c in specs.containers}
+    assert {"keystone", "nova", "neutron_agents"} <= services
+    for service in services:
+        alone = desired_state(project, catalog, topo, only={service})
+        for node, specs in whole.items():
+            mine = tuple(c for c in specs.containers if c.service == service)
+            assert alone[node].containers == mine, service
+            assert alone[node].tasks == {k: v for k, v in specs.tasks.items() if k == service}
