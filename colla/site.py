@@ -12,10 +12,11 @@ from functools import cached_property
 from pathlib import Path
 
 from colla.catalog import load_services
-from colla.deploy.desired import enabled_services
+from colla.deploy.desired import desired_state, enabled_services
 from colla.deploy.prechecks import check_dependencies
 from colla.deploy.topology import topology
 from colla.model.services import ServiceCatalog
+from colla.model.specs import NodeSpecs
 from colla.model.topology import Topology
 from colla.project import Project, load_project
 
@@ -38,6 +39,13 @@ class Site:
         reads this machine's interfaces and refuses bad ones: commands that never
         render (history, prune) must not fail on them."""
         return topology(self.project)
+
+    @cached_property
+    def rendered(self) -> dict[str, NodeSpecs]:
+        """Every node's specs at the globals' tags (image IDs not pinned), rendered once
+        for the command: the refusal of foreign config directories before any engine is
+        reached and the plan after it use the same rendering."""
+        return desired_state(self.project, self.catalog, self.topology)
 
     @cached_property
     def enabled(self) -> frozenset[str]:

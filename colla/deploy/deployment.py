@@ -57,7 +57,7 @@ def check_local_directories(site: Site, nodes: Mapping[str, NodeSpecs] | None = 
     site's desired state."""
     project = site.project
     if nodes is None:
-        nodes = desired_state(project, site.catalog, site.topology)
+        nodes = site.rendered
     local = {h.name for h in project.inventory.hosts.values() if is_local(h)}
     check_own_directories(specs for node, specs in nodes.items() if node in local)
 
@@ -204,14 +204,19 @@ def desired(
     # Before any node is reached: the topology itself is refused, and so is a config
     # directory on this machine that colla would write through a symbolic link.
     check_single_hosts(project, catalog)
-    every = desired_state(
-        project,
-        catalog,
-        site.topology,
-        options.tags,
-        set(options.alt),
-        options.node_tags,
-        options.only,
+    moved = options.tags or options.alt or options.node_tags or options.only is not None
+    every = (
+        desired_state(
+            project,
+            catalog,
+            site.topology,
+            options.tags,
+            set(options.alt),
+            options.node_tags,
+            options.only,
+        )
+        if moved
+        else site.rendered
     )
     check_local_directories(site, every)
     reached = dict(engines) if engines is not None else engines_for(project, engine, options.limit)

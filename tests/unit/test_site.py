@@ -157,3 +157,24 @@ def test_an_upgrade_renders_the_pinned_state_once_then_the_new_tag(
     assert [dict(c.tags) for c in calls] == [{}, {"keystone": "zed-2"}]
     assert all(c.node_tags == {("localhost", "glance"): "older"} for c in calls)
     assert all(s.image.endswith(":zed-2") for s in plan.new)
+
+
+def test_plan_renders_the_cloud_once(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The refusal of foreign config directories (before any engine) and the plan share
+    # one rendering.
+    from colla import site as site_module
+    from colla.deploy import desired
+
+    calls: list[object] = []
+    real = desired.desired_state
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(site_module, "desired_state", counted, raising=False)
+    monkeypatch.setattr(deployment, "desired_state", counted)
+    fake = FakeEngine("localhost", every_image=True)
+    monkeypatch.setattr(DockerEngine, "connect", staticmethod(lambda: fake))
+    assert run(["plan", "-c", str(config_dir)]) == ExitStatus.OK
+    assert len(calls) == 1
