@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from colla.catalog import load_services
 from colla.deploy.apply import Applier, ApplyOptions
 from colla.deploy.nodefiles import config_differs, write_config_dir
 from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.steps import StepKind
+from colla.errors import DeployFailed
 from colla.model.specs import ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from tests.fakes import FakeEngine
 from tests.unit.test_plan import spec
@@ -135,3 +138,14 @@ def test_config_differs_sees_what_writing_would_change(tmp_path: Path) -> None:
     write_config_dir(directory, files)
     (directory / "a.conf").chmod(0o644)
     assert config_differs(directory, files)
+
+
+def test_a_failure_names_the_containers_done_not_the_volumes(tmp_path: Path) -> None:
+    # What an operator reads after a node died mid-deploy: the containers changed there.
+    engine = FakeEngine(NODE, fail_on="inspect memcached")
+    plan = make_plan(_node(tmp_path), {}, {"memcached"}, {NODE: frozenset({"seed"})})
+    with pytest.raises(DeployFailed) as failed:
+        _apply(engine, plan)
+    assert str(failed.value).endswith(
+        "; done there before: ran warm, created memcached, started memcached"
+    )
