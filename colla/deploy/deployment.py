@@ -139,11 +139,8 @@ def drifted_here(
     for node, specs in nodes.items():
         if node not in engines or engines[node].remote:
             continue
-        steps = [t for tasks in (specs.tasks, specs.post) for ts in tasks.values() for t in ts]
         drifted[node] = frozenset(
-            s.config_dir
-            for s in (*specs.containers, *steps)
-            if config_differs(Path(s.config_dir), s.files)
+            s.config_dir for s in specs.with_config() if config_differs(Path(s.config_dir), s.files)
         )
     return drifted
 

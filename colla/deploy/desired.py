@@ -160,7 +160,5 @@ def image_refs(nodes: Mapping[str, NodeSpecs]) -> set[str]:
     """Every image the specs need."""
     refs: set[str] = set()
     for specs in nodes.values():
-        refs.update(c.image for c in specs.containers)
-        for steps in (*specs.tasks.values(), *specs.post.values()):
-            refs.update(t.image for t in steps)
+        refs.update(s.image for s in specs.with_config())
     return refs

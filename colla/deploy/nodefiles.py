@@ -46,8 +46,7 @@ def own_directory(directory: Path) -> None:
 def check_own_directories(nodes: Iterable[NodeSpecs]) -> None:
     """:func:`own_directory` for every container's and task's directory of ``nodes``."""
     for specs in nodes:
-        steps = [t for tasks in (specs.tasks, specs.post) for ts in tasks.values() for t in ts]
-        for spec in (*specs.containers, *steps):
+        for spec in specs.with_config():
             own_directory(Path(spec.config_dir))
 
 

@@ -169,6 +169,13 @@ class NodeSpecs:
     # service → steps run once its containers are healthy (after a bootstrap)
     post: Mapping[str, tuple[TaskSpec, ...]] = field(default_factory=dict)
 
+    def with_config(self) -> tuple[TaskSpec, ...]:
+        """Every container and task of the node: each has a config directory."""
+        tasks = (
+            t for by_service in (self.tasks, self.post) for ts in by_service.values() for t in ts
+        )
+        return (*self.containers, *tasks)
+
 
 def spec_to_dict(spec: ContainerSpec) -> dict[str, Any]:
     """The whole spec, file contents included, as JSON-ready data (for history)."""
