@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +142,32 @@ def test_lab_commands_lock_a_new_state_dir_and_still_own_it(tmp_path: Path) -> N
     with pytest.raises(BadInput, match="not made by colla"), held(tmp_path / "foreign"):
         pass
     assert [p.name for p in (tmp_path / "foreign").iterdir()] == ["x"]
+
+
+NODE_SCRIPT = Path(__file__).parents[2] / "colla/catalog/images/lab-node/colla-lab-node"
+
+
+def test_a_restarted_node_starts_dockerd_with_an_empty_run(tmp_path: Path) -> None:
+    """A node killed and started again keeps its filesystem, containerd's task
+    directories included; dockerd then refuses to start those containers again."""
+    root = tmp_path / "root"
+    (root / "etc/ssh").mkdir(parents=True)
+    (root / "etc/ssh/ssh_host_ed25519_key").write_text("key\n")
+    (root / "usr/sbin").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "log"
+    for program, path in (("sshd", root / "usr/sbin/sshd"), ("dockerd", bin_dir / "dockerd")):
+        path.write_text(f'#!/bin/sh\necho {program} "$@" >> {log}\n')
+        path.chmod(0o755)
+    stale = root / "var/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby/abc"
+    stale.mkdir(parents=True)
+    (root / "var/run/docker.pid").write_text("42\n")
+    (root / "run/containerd").mkdir(parents=True)
+    env = {**os.environ, "COLLA_LAB_ROOT": str(root), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    subprocess.run(["sh", str(NODE_SCRIPT), "--host=unix:///x"], env=env, check=True)
+    assert not (root / "var/run/docker").exists()
+    assert not (root / "var/run/docker.pid").exists()
+    assert not (root / "run/containerd").exists()
+    assert (root / "run/sshd").is_dir()
+    assert log.read_text().splitlines() == ["sshd -e", "dockerd --host=unix:///x"]
