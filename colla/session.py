@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +11,7 @@ from colla import site as site_module
 from colla.deploy import deployment
 from colla.deploy.check import functional_check
 from colla.deploy.credentials import admin_auth
+from colla.deploy.executor import Executor
 from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Change
 from colla.engine import DockerEngine, Engine
@@ -50,8 +51,13 @@ class Session:
         def check(service: str) -> None:
             self.say(f"functional check: {functional_check(auth, catalog[service])}")
 
+        return Swapper(self.executor(), self.history, check)
+
+    def executor(self, engines: Mapping[str, Engine] | None = None) -> Executor:
+        """What does this command's steps on its nodes (``engines``: those of the
+        plan, when a deploy reached them itself; the session's by default)."""
         timeout = self.project.globals.colla_health_timeout
-        return Swapper(self.engines, self.history, check, self.say, timeout)
+        return Executor(self.engines if engines is None else engines, self.say, timeout)
 
     def record(self, service: str, changes: list[Change]) -> None:
         """A revision for every container a deploy created or recreated."""

@@ -16,7 +16,7 @@ from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.config.example import write_example
 from colla.config.passwords import generate_passwords
 from colla.deploy import deployment
-from colla.deploy.apply import Applier, ApplyOptions
+from colla.deploy.apply import Applier
 from colla.deploy.credentials import write_credentials
 from colla.deploy.nodes import parse_limit
 from colla.deploy.plan import Action, Plan
@@ -179,8 +179,7 @@ def deploy(
         if prepared.plan.is_noop:
             out.print(f"nothing to change ({time.monotonic() - started:.1f} s)")
             return
-        options = ApplyOptions(health_timeout=prepared.project.globals.colla_health_timeout)
-        applier = Applier(prepared.engines, prepared.catalog, options, say, current.record)
+        applier = Applier(current.executor(prepared.engines), prepared.catalog, current.record)
         applier.apply(prepared.plan)
     out.print(f"deployed in {time.monotonic() - started:.1f} s")
 

@@ -90,7 +90,7 @@ def revert(swapper: Swapper, op: Operation) -> None:
             if old is not None and old.state != "running":
                 engine.start(spec.name)
             if old is not None:
-                swapper.wait_healthy(spec.node, spec.name)
+                swapper.executor.wait_healthy(spec.node, spec.name)
 
     for node, error in _each_node([s for s in new if s.node not in failed], bring_back_old).items():
         failed[node] = error

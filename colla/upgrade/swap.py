@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from colla.deploy import nodefiles
-from colla.deploy.apply import container_request
-from colla.deploy.tasks import run_task, task_request, wait_healthy
+from colla.deploy.executor import Executor
+from colla.deploy.tasks import task_request
 from colla.engine import Engine
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, Operation, OperationState, RevisionStatus
@@ -96,22 +96,14 @@ def record_revision(history: History, spec: ContainerSpec, **fields: Any) -> int
 
 
 class Swapper:
-    """Runs swap plans on the engines of their nodes, recording history, and reverts or
-    completes them."""
+    """Runs swap plans through the executor, recording history, and reverts or completes
+    them."""
 
-    def __init__(
-        self,
-        engines: Mapping[str, Engine],
-        history: History,
-        check: Check,
-        say: Say,
-        health_timeout: int = 300,
-    ) -> None:
-        self.engines = engines
+    def __init__(self, executor: Executor, history: History, check: Check) -> None:
+        self.executor = executor
         self.history = history
         self.check = check
-        self.say = say
-        self.health_timeout = health_timeout
+        self.say = executor.say
 
     def _step(self, op: int, step: Step, journal: Journal | None = None) -> None:
         self.history.step(op, step, journal.to_dict() if journal else None)
@@ -123,34 +115,27 @@ class Swapper:
         """The schema versions of the service's databases; None when unknown."""
         if plan.schema is None:
             return None
+        self.executor.write_config(plan.schema)
         engine = self.engine(plan.schema.node)
-        nodefiles.write_config(engine, plan.schema)
         code, output = engine.run_to_completion(task_request(plan.schema))
         return output if code == 0 else None
 
-    def wait_healthy(self, node: str, name: str) -> None:
-        """Until the container on ``node`` reports healthy."""
-        wait_healthy(self.engine(node), node, name, self.health_timeout)
-
     def engine(self, node: str) -> Engine:
         """The engine of ``node``; CollaError when this run cannot reach it."""
-        engine = self.engines.get(node)
-        if engine is None:
-            raise CollaError(f"node {node} is not reachable in this run (see --limit)")
-        return engine
+        return self.executor.engine(node)
 
     def run_task(self, task: TaskSpec, step: Step | None = None) -> None:
         """Write a task's config on its node and run it (``step``: for COLLA_KILL_DURING)."""
-        engine = self.engine(task.node)
-        nodefiles.write_config(engine, task)
+        self.executor.write_config(task)
         if step and os.environ.get(KILL_DURING_ENV) == step:
             # Die with the task's container running, as a crash in the middle would.
+            engine = self.engine(task.node)
             request = task_request(task)
             engine.remove_container(request.name)
             engine.create_container(request)
             engine.start(request.name)
             os.kill(os.getpid(), signal.SIGKILL)
-        run_task(engine, task.node, task, self.say)
+        self.executor.run_task(task)
 
     def run(self, plan: SwapPlan) -> list[int]:
         """Swap; on failure revert and raise DeployFailed. Returns the new revision IDs."""
@@ -209,7 +194,7 @@ class Swapper:
             self._start_new(spec, spec.name + NEXT_SUFFIX)
         self._step(op, Step.VERIFY)
         for spec in plan.new:
-            self.wait_healthy(spec.node, spec.name + NEXT_SUFFIX)
+            self.executor.wait_healthy(spec.node, spec.name + NEXT_SUFFIX)
         self.check(plan.service)
         self._step(op, Step.SWITCH)
         for backend, old, new in plan.haproxy:
@@ -222,7 +207,7 @@ class Swapper:
         self._step(op, Step.STOP_OLD)
         for spec in plan.new:
             self._keep_old(spec)
-            self.engine(spec.node).rename(spec.name + NEXT_SUFFIX, spec.name)
+            self.executor.rename(spec.node, spec.name + NEXT_SUFFIX, spec.name)
         for backend, old, _ in plan.haproxy:
             for name in old:
                 haproxy.set_state(backend, name, "ready")
@@ -241,40 +226,36 @@ class Swapper:
             self.run_task(plan.restore_before_start, Step.RESTORE)
         self._step(op, Step.START_NEW)
         for spec in plan.new:
-            engine = self.engine(spec.node)
-            engine.rename(spec.name + NEXT_SUFFIX, spec.name)
-            engine.start(spec.name)
+            self.executor.rename(spec.node, spec.name + NEXT_SUFFIX, spec.name)
+            self.executor.start(spec.node, spec.name)
         self._step(op, Step.VERIFY)
         for spec in plan.new:
-            self.wait_healthy(spec.node, spec.name)
+            self.executor.wait_healthy(spec.node, spec.name)
         self.check(plan.service)
 
     def _keep_old(self, spec: ContainerSpec, timeout: int = 20) -> None:
-        engine = self.engine(spec.node)
-        current = engine.container(spec.name)
+        current = self.engine(spec.node).container(spec.name)
         if current is None:
             return
-        engine.remove_container(spec.name + OLD_SUFFIX)
+        self.executor.remove(spec.node, spec.name + OLD_SUFFIX)
         if current.state == "running":
-            engine.stop(spec.name, timeout=timeout)
-        engine.rename(spec.name, spec.name + OLD_SUFFIX)
+            self.executor.stop(spec.node, spec.name, timeout)
+        self.executor.rename(spec.node, spec.name, spec.name + OLD_SUFFIX)
 
-    def _start_new(self, spec: ContainerSpec, name: str | None = None, start: bool = True) -> None:
-        engine = self.engine(spec.node)
+    def _start_new(self, spec: ContainerSpec, name: str, start: bool = True) -> None:
         # The old container mounts the same directory: keep its files to put them back.
         # (It read them when it started, so a running old container is not disturbed.)
-        nodefiles.snapshot(engine, spec)
-        nodefiles.write_config(engine, spec)
-        name = name or spec.name
-        engine.remove_container(name)
-        engine.create_container(replace(container_request(spec), name=name))
+        nodefiles.snapshot(self.engine(spec.node), spec)
+        self.executor.write_config(spec)
+        self.executor.remove(spec.node, name)
+        self.executor.create(spec, name)
         if start:
-            engine.start(name)
+            self.executor.start(spec.node, name)
 
     def _logs(self, specs: tuple[ContainerSpec, ...]) -> tuple[str, ...]:
         lines: list[str] = []
         for spec in specs:
-            engine = self.engines.get(spec.node)
+            engine = self.executor.engines.get(spec.node)
             if engine is not None and engine.container(spec.name) is not None:
                 lines += [
                     f"{spec.node}/{spec.name}: {line}"
@@ -291,9 +272,8 @@ class Swapper:
         journal = Journal.from_dict(op.data)
         self._step(op.id, Step.COMMIT)
         for spec in journal.new:
-            engine = self.engine(spec.node)
-            engine.remove_container(spec.name + OLD_SUFFIX)
-            nodefiles.drop_snapshot(engine, spec)
+            self.executor.remove(spec.node, spec.name + OLD_SUFFIX)
+            nodefiles.drop_snapshot(self.engine(spec.node), spec)
         self._step(op.id, Step.CONTRACT)
         note = ""
         try:

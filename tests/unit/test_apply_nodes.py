@@ -9,7 +9,8 @@ import docker.types
 import pytest
 
 from colla.catalog import load_services
-from colla.deploy.apply import Applier, ApplyOptions
+from colla.deploy.apply import Applier
+from colla.deploy.executor import Executor
 from colla.deploy.plan import Action, Change, Plan, make_plan
 from colla.engine.containers import log_config
 from colla.errors import DeployFailed
@@ -26,7 +27,7 @@ def _memcached(node: str, config_root: Path) -> ContainerSpec:
 def _apply(engines: dict[str, FakeEngine], tmp_path: Path) -> None:
     specs = {n: _memcached(n, tmp_path) for n in engines}
     nodes = {n: NodeSpecs(n, (s,), {}) for n, s in specs.items()}
-    applier = Applier(engines, load_services(), ApplyOptions(health_timeout=10), print)
+    applier = Applier(Executor(engines, print, 10), load_services())
     applier.apply(make_plan(nodes, {}, {"memcached"}))
 
 

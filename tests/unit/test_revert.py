@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from colla.deploy import nodefiles
+from colla.deploy.executor import Executor
 from colla.errors import CollaError
 from colla.history.store import History
 from colla.model.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
@@ -52,7 +53,7 @@ def _setup(
         engine.add("keystone" + revert_module.OLD_SUFFIX, state="exited")
         engine.add("keystone", labels={LABEL_HASH: s.spec_hash})
     nodes["node1"].add("colla-task-keystone-migrate")  # still running when colla died
-    swapper = Swapper(nodes, history, lambda service: None, print)
+    swapper = Swapper(Executor(nodes, print), history, lambda service: None)
     return swapper, history, op, new
 
 

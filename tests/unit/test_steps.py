@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from colla.catalog import load_services
-from colla.deploy.apply import Applier, ApplyOptions
+from colla.deploy.apply import Applier
+from colla.deploy.executor import Executor
 from colla.deploy.nodefiles import config_differs, write_config_dir
 from colla.deploy.plan import Observed, Plan, make_plan
 from colla.deploy.steps import StepKind
@@ -91,7 +92,7 @@ def test_a_stopped_container_gets_its_config_but_no_bootstrap(tmp_path: Path) ->
 
 
 def _apply(engine: FakeEngine, plan: Plan) -> None:
-    Applier({NODE: engine}, load_services(), ApplyOptions(10), print).apply(plan)
+    Applier(Executor({NODE: engine}, print, 10), load_services()).apply(plan)
 
 
 def _did(engine: FakeEngine) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from colla.deploy.executor import Executor
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, RevisionStatus
 from colla.model.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
@@ -48,7 +49,7 @@ def _swap(
         contract=(task_spec("keystone-contract", "node1", tmp_path),),
     )
     history = History(tmp_path / "history.sqlite")
-    return Swapper({"node1": host}, history, check, print, 5), history, plan, new
+    return Swapper(Executor({"node1": host}, print, 5), history, check), history, plan, new
 
 
 def test_a_stop_first_swap_journals_each_step_and_commits(tmp_path: Path) -> None:
@@ -65,6 +66,23 @@ def test_a_stop_first_swap_journals_each_step_and_commits(tmp_path: Path) -> Non
     assert "keystone" + OLD_SUFFIX not in host.stored
     op = history.operation(1)
     assert op is not None and Journal.from_dict(op.data).db_changed
+
+
+def test_a_swap_does_its_steps_through_the_executor_a_deploy_uses(tmp_path: Path) -> None:
+    """One executor: what a swap did on a node is recorded as a deploy's is."""
+    host = FakeEngine("node1")
+    swapper, _, plan, _ = _swap(tmp_path, host)
+    swapper.run(plan)
+    assert swapper.executor.done["node1"] == [
+        "ran keystone-backup",
+        "ran keystone-migrate",
+        "created keystone" + NEXT_SUFFIX,
+        "stopped keystone",
+        f"renamed keystone to keystone{OLD_SUFFIX}",
+        f"renamed keystone{NEXT_SUFFIX} to keystone",
+        "started keystone",
+        "ran keystone-contract",
+    ]
 
 
 def test_a_new_version_that_fails_is_reverted_and_the_dump_restored(tmp_path: Path) -> None:
