@@ -184,22 +184,13 @@ class Desired:
         return self.site.topology
 
 
-def desired(
-    site: Site,
-    engine: Engine,
-    options: DesiredOptions,
-    engines: Mapping[str, Engine] | None = None,
-) -> Desired:
-    """Check the site and pin its specs to images; change nothing.
+def render(site: Site, options: DesiredOptions) -> dict[str, NodeSpecs]:
+    """Every node's specs for ``options``, not yet pinned to images; no node reached.
 
-    With ``options.limit``, only those nodes are reached and only their specs are kept.
-    Each node's specs are pinned to the images of that node's engine (pulled from
-    ``docker_registry`` when it is set and a node lacks one). ``engines``, when given,
-    are the nodes' engines already connected (a session's), so they are not reached again.
+    Before any node is reached, the topology itself is refused, and so is a config
+    directory on this machine that colla would write through a symbolic link.
     """
     project, catalog = site.project, site.catalog
-    # Before any node is reached: the topology itself is refused, and so is a config
-    # directory on this machine that colla would write through a symbolic link.
     check_single_hosts(project, catalog)
     moved = options.tags or options.alt or options.node_tags or options.only is not None
     every = (
@@ -216,6 +207,26 @@ def desired(
         else site.rendered
     )
     check_local_directories(site, every)
+    return every
+
+
+def desired(
+    site: Site,
+    engine: Engine,
+    options: DesiredOptions,
+    engines: Mapping[str, Engine] | None = None,
+    rendered: dict[str, NodeSpecs] | None = None,
+) -> Desired:
+    """Check the site and pin its specs to images; change nothing.
+
+    With ``options.limit``, only those nodes are reached and only their specs are kept.
+    Each node's specs are pinned to the images of that node's engine (pulled from
+    ``docker_registry`` when it is set and a node lacks one). ``engines``, when given,
+    are the nodes' engines already connected (a session's), so they are not reached again;
+    ``rendered``, when given, is what :func:`render` made of ``options`` already.
+    """
+    project = site.project
+    every = render(site, options) if rendered is None else rendered
     reached = dict(engines) if engines is not None else engines_for(project, engine, options.limit)
     nodes = {n: specs for n, specs in every.items() if n in reached}
     pinned, checks = nodes_module.pin_images(

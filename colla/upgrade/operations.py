@@ -6,7 +6,7 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import replace
 
-from colla.deploy.deployment import Desired, DesiredOptions, desired
+from colla.deploy.deployment import Desired, DesiredOptions, desired, engines_for, render
 from colla.deploy.infra import backup_tasks, upgrade_tasks
 from colla.engine import Engine
 from colla.errors import BadInput, CollaError
@@ -33,10 +33,10 @@ def _haproxy(
     return tuple(found)
 
 
-def _overlaps(wanted: Desired, service: str) -> bool:
+def _overlaps(site: Site | Desired, service: str) -> bool:
     """Behind HAProxy, an API service swaps with both versions up for a moment."""
-    return bool(wanted.project.globals.enabled.get("haproxy")) and any(
-        c.api_port for c in wanted.catalog[service].containers
+    return bool(site.project.globals.enabled.get("haproxy")) and any(
+        c.api_port for c in site.catalog[service].containers
     )
 
 
@@ -94,38 +94,34 @@ def upgrade_plan(
         raise BadInput(f"service '{service}' is not enabled in {site.config_dir / 'globals.yml'}")
     only = frozenset({service})
     kept = replace(history_options(history, site.project.globals.image_tag), limit=limit, only=only)
-    # Only the upgraded service is rendered: as it runs (what history pins), then at its
-    # new tag and slot.
-    current = desired(site, engine, kept, engines)
-    engines = current.engines
-    if not _service_specs(current, service):
+    pinned, slots = kept.node_tags, kept.alt
+    overlap = _overlaps(site, service)
+    # Behind HAProxy the new version takes the other slot, so both can run at once.
+    new_slots = slots ^ {service} if overlap else slots
+    others = {key: value for key, value in pinned.items() if key[1] != service}
+    options = DesiredOptions(
+        tags={service: tag}, alt=new_slots, limit=limit, node_tags=others, only=only
+    )
+    # Only the upgraded service is rendered, at its new tag and slot, and once: as it
+    # runs now it is rendered only to adopt containers that history does not know.
+    every = render(site, options)
+    engines = dict(engines) if engines is not None else engines_for(site.project, engine, limit)
+    new = [s for node in every.values() for s in node.containers if s.node in engines]
+    if not [s for s in new if s.service == service]:
         raise BadInput(f"service '{service}' runs on none of the nodes of --limit")
-    refs = {
-        (s.node, s.image.rpartition(":")[0] + f":{tag}") for s in _service_specs(current, service)
-    }
-    for node, ref in sorted(refs):
+    for node, ref in sorted({(s.node, s.image) for s in new if s.service == service}):
         on = engines[node]
-        if on.image(ref) is None and current.project.globals.docker_registry:
+        if on.image(ref) is None and site.project.globals.docker_registry:
             on.pull(ref)
         if on.image(ref) is None:
             where = f" on node {node}" if on.remote else ""
             raise BadInput(
                 f"no image {ref}{where} for --tag {tag}: build it first (colla build --tag {tag})"
             )
-    pinned, slots = kept.node_tags, kept.alt
-    adopt_running(history, engines, current, service, command)
-    overlap = _overlaps(current, service)
-    # Behind HAProxy the new version takes the other slot, so both can run at once.
-    new_slots = slots ^ {service} if overlap else slots
-    others = {key: value for key, value in pinned.items() if key[1] != service}
-    wanted = desired(
-        site,
-        engine,
-        DesiredOptions(
-            tags={service: tag}, alt=new_slots, limit=limit, node_tags=others, only=only
-        ),
-        engines,
-    )
+    recorded = current_revisions(history, service)
+    if any((s.node, s.name) not in recorded for s in new if s.service == service):
+        adopt_running(history, engines, desired(site, engine, kept, engines), service, command)
+    wanted = desired(site, engine, options, engines, every)
     migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
     backup = restore = schema = None
     name = ""

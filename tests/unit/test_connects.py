@@ -12,6 +12,7 @@ import pytest
 from colla import session as session_module
 from colla.cli.app import run
 from colla.deploy import deployment, templates
+from colla.deploy import desired as desired_module
 from colla.engine import DockerEngine
 from colla.engine.endpoint import Endpoint
 from colla.errors import ExitStatus
@@ -126,3 +127,21 @@ def test_an_upgrade_renders_only_the_service_it_upgrades(
     # Keystone as it runs, then at its new tag; the databases task renders with MariaDB's
     # templates. Nothing else of the cloud.
     assert set(rendered) <= {"keystone", "mariadb"} and "keystone" in rendered
+
+
+def test_an_upgrade_renders_its_service_once_when_history_knows_it(
+    two_nodes: Path, reached: Reached, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deploy records every container in history: the upgrade has nothing to adopt,
+    # so it renders Keystone's containers at the new tag only, not also as they run.
+    assert run(["deploy", "-c", str(two_nodes)]) == ExitStatus.OK
+    rendered: list[frozenset[str] | None] = []
+    real = desired_module.desired_state
+
+    def counted(*args: Any) -> Any:
+        rendered.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(deployment, "desired_state", counted)
+    assert run(["upgrade", "keystone", "--tag", "zed-2", "-c", str(two_nodes)]) == 0
+    assert rendered == [frozenset({"keystone"})]

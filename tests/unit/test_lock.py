@@ -93,7 +93,7 @@ def test_upgrade_and_rollback_plans_render_the_site_they_are_given(
     site = load_site(config_dir)
     rendered: list[Any] = []
 
-    def desired(given: Any, engine: Any, options: Any, engines: Any = None) -> Any:
+    def desired(given: Any, *_: Any) -> Any:
         rendered.append(given)
         raise BadInput("rendered")
 
@@ -101,6 +101,7 @@ def test_upgrade_and_rollback_plans_render_the_site_they_are_given(
         raise AssertionError("loaded again")
 
     monkeypatch.setattr(operations, "desired", desired)
+    monkeypatch.setattr(operations, "render", desired)
     monkeypatch.setattr(site_module, "load_project", no_load)
     history = History(config_dir / "history.db")
     unused: Any = None
