@@ -34,6 +34,7 @@ E2E_ORDER = (
     "test_full_cloud",
     "test_upgrade",
     "test_upgrade_nova",
+    "test_upgrade_apis",  # Glance and Placement
     "test_engine_restart",  # it restarts dockerd
     "test_upgrade_haproxy",  # last of the all-in-one modules: it leaves HAProxy on
     "test_multinode",  # the lab last: the all-in-one cloud is stopped for it

@@ -17,7 +17,8 @@ import pytest
 
 from colla import tinyimage
 from colla.cli.app import run
-from colla.engine import Engine
+from colla.engine import ContainerRequest, Engine
+from colla.model.privileges import Privileges
 from tests.e2e.conftest import assert_edit_refused, openstack
 
 pytestmark = pytest.mark.e2e
@@ -342,3 +343,37 @@ def test_audit_shows_what_each_container_is_granted(
     assert rows["nova_libvirt"]["reason"]
     assert rows["keystone"]["granted"] == ["network host"]
     assert not [r for r in rows.values() if "privileged" in r["granted"]]
+
+
+def test_audit_exits_1_when_a_container_differs_from_the_catalog(
+    engine: Engine, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # memcached made again by hand, as an operator might, with a capability the catalog
+    # does not grant it: the engine's inspect data differs from the declared grants.
+    running = engine.container("memcached")
+    assert running is not None
+    engine.remove_container("memcached")
+    try:
+        engine.create_container(
+            ContainerRequest(
+                name="memcached",
+                image=running.image_id,
+                labels=running.labels,
+                command=("sleep", "600"),
+                restart=None,
+                privileges=Privileges(cap_add=("NET_ADMIN",)),
+            )
+        )
+        engine.start("memcached")
+        capsys.readouterr()
+        assert run(["audit", "--json", "-c", str(config_dir)]) == 1
+        rows = {r["container"]: r for r in json.loads(capsys.readouterr().out)}
+        assert rows["memcached"]["running"].startswith("differs: "), rows["memcached"]
+        assert "+cap_add NET_ADMIN" in rows["memcached"]["running"]
+        assert [n for n, r in rows.items() if r["running"] != "as declared"] == ["memcached"]
+    finally:
+        engine.remove_container("memcached")
+        assert run(["deploy", "-c", str(config_dir)]) == 0
+    assert run(["audit", "-c", str(config_dir)]) == 0
+    info = engine.container("memcached")
+    assert info is not None and info.health == "healthy"

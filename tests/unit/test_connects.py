@@ -3,6 +3,7 @@ each node's engine once, however many layers below it use them."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from colla.deploy import desired as desired_module
 from colla.engine import DockerEngine
 from colla.engine.endpoint import Endpoint
 from colla.errors import ExitStatus
-from colla.model.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE
+from colla.model.specs import LABEL_MANAGED, LABEL_NODE, LABEL_SERVICE, LABEL_SPEC
+from colla.site import load_site
 from colla.upgrade import haproxy
 from tests.fakes import FakeEngine
 
@@ -145,3 +147,26 @@ def test_an_upgrade_renders_its_service_once_when_history_knows_it(
     monkeypatch.setattr(deployment, "desired_state", counted)
     assert run(["upgrade", "keystone", "--tag", "zed-2", "-c", str(two_nodes)]) == 0
     assert rendered == [frozenset({"keystone"})]
+
+
+def test_an_upgrade_without_a_service_upgrades_each_enabled_one_in_dependency_order(
+    two_nodes: Path, reached: Reached, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["deploy", "-c", str(two_nodes)]) == ExitStatus.OK
+    capsys.readouterr()
+    assert run(["upgrade", "--tag", "zed-2", "-c", str(two_nodes)]) == ExitStatus.OK
+    done = [
+        line.split(":")[0]
+        for line in capsys.readouterr().out.splitlines()
+        if ": upgraded to zed-2" in line
+    ]
+    site = load_site(two_nodes)
+    enabled = {n for n, on in site.project.globals.enabled.items() if on}
+    assert done == [name for level in site.catalog.levels(enabled) for name in level]
+    assert {"mariadb", "keystone", "glance", "placement", "nova", "neutron"} <= set(done)
+    # Every container of the cloud runs at the new tag, on both nodes.
+    for engine in (reached.local, *reached.nodes.values()):
+        for name, stored in engine.stored.items():
+            labels = stored.info.labels
+            if labels.get(LABEL_MANAGED) == "true" and LABEL_SPEC in labels:
+                assert json.loads(labels[LABEL_SPEC])["image"].endswith(":zed-2"), name
