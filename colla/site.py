@@ -38,7 +38,7 @@ class Site:
         """Every node's addresses and host needs, resolved once. Lazy, because resolving
         reads this machine's interfaces and refuses bad ones: commands that never
         render (history, prune) must not fail on them."""
-        return topology(self.project)
+        return topology(self.project, self.catalog)
 
     @cached_property
     def rendered(self) -> dict[str, NodeSpecs]:

@@ -8,6 +8,7 @@ import ipaddress
 from colla import hostinfo, netinfo
 from colla.config.inventory import Host
 from colla.errors import BadInput
+from colla.model.services import ServiceCatalog
 from colla.model.topology import Topology
 from colla.project import Project
 
@@ -34,9 +35,14 @@ def _address(host: Host, interface: str, keys: str) -> str:
     return address
 
 
-def topology(project: Project) -> Topology:
+def topology(project: Project, catalog: ServiceCatalog) -> Topology:
     """Resolve every node's addresses and what its services need of the host; bad
-    interfaces and impossible settings are errors naming host, file and key."""
+    interfaces and impossible settings are errors naming host, file and key.
+
+    What the host must offer follows from the ``host_features`` the enabled services
+    declare in the catalog: a guest's virt type, and a network agent's tunnel addresses
+    and provider interface.
+    """
     g = project.globals
     addresses: dict[str, str] = {}
     for host in project.inventory.hosts.values():
@@ -50,12 +56,17 @@ def topology(project: Project) -> Topology:
             f"{project.config_dir / 'globals.yml'}: kolla_internal_vip_address {vip} must be the "
             f"first control host's API address ({first}) while haproxy is not enabled"
         )
-    enabled = g.enabled
+    needs = {
+        feature
+        for name, service in catalog.services.items()
+        if g.enabled.get(name, False)
+        for feature in service.host_features
+    }
     tunnels: dict[str, str] = {}
-    if enabled.get("neutron"):
+    if "network_agent" in needs:
         tunnels = _tunnels(project)
         _check_external_interface(project)
-    virt_type = _virt_type(project) if enabled.get("nova") else g.nova_compute_virt_type or "kvm"
+    virt_type = _virt_type(project) if "virt_type" in needs else g.nova_compute_virt_type or "kvm"
     return Topology(
         api_address=addresses,
         internal_address=vip or first,

@@ -48,7 +48,7 @@ def test_a_relative_config_dir_is_absolute_in_the_project_and_its_binds(
     catalog = load_services()
     project = load_project(Path("config"), catalog)
     assert project.config_dir == config_dir
-    nodes = desired_state(project, catalog, topology(project))
+    nodes = desired_state(project, catalog, topology(project, catalog))
     binds = [
         source for spec in nodes["localhost"].containers for source in container_request(spec).binds
     ]
