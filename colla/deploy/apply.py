@@ -5,15 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from colla.deploy.executor import Executor, container_request
+from colla.deploy.executor import Executor
 from colla.deploy.nodes import in_parallel, raise_for_nodes
 from colla.deploy.plan import Action, Change, Plan
 from colla.deploy.steps import Step, StepKind
 from colla.errors import CollaError, DeployFailed
 from colla.model.services import ServiceCatalog
 from colla.ordered import run_in_order
-
-__all__ = ["Applier", "container_request"]
 
 
 class Applier:

@@ -33,7 +33,7 @@ def _haproxy(
     return tuple(found)
 
 
-def _overlaps(site: Site | Desired, service: str) -> bool:
+def _overlaps(site: Site, service: str) -> bool:
     """Behind HAProxy, an API service swaps with both versions up for a moment."""
     return bool(site.project.globals.enabled.get("haproxy")) and any(
         c.api_port for c in site.catalog[service].containers
@@ -106,10 +106,15 @@ def upgrade_plan(
     # runs now it is rendered only to adopt containers that history does not know.
     every = render(site, options)
     engines = dict(engines) if engines is not None else engines_for(site.project, engine, limit)
-    new = [s for node in every.values() for s in node.containers if s.node in engines]
-    if not [s for s in new if s.service == service]:
+    new = [
+        s
+        for node in every.values()
+        for s in node.containers
+        if s.node in engines and s.service == service
+    ]
+    if not new:
         raise BadInput(f"service '{service}' runs on none of the nodes of --limit")
-    for node, ref in sorted({(s.node, s.image) for s in new if s.service == service}):
+    for node, ref in sorted({(s.node, s.image) for s in new}):
         on = engines[node]
         if on.image(ref) is None and site.project.globals.docker_registry:
             on.pull(ref)
@@ -119,7 +124,7 @@ def upgrade_plan(
                 f"no image {ref}{where} for --tag {tag}: build it first (colla build --tag {tag})"
             )
     recorded = current_revisions(history, service)
-    if any((s.node, s.name) not in recorded for s in new if s.service == service):
+    if any((s.node, s.name) not in recorded for s in new):
         adopt_running(history, engines, desired(site, engine, kept, engines), service, command)
     wanted = desired(site, engine, options, engines, every)
     migrate, contract = upgrade_tasks(wanted.project, wanted.catalog, wanted.topology, service, tag)
@@ -234,7 +239,7 @@ def rollback_plan(
     # Overlap only when the target listens on the other slot and no dump is restored
     # (a restore needs the old version stopped).
     overlap = (
-        _overlaps(current, service)
+        _overlaps(site, service)
         and restore_old is None
         and all(spec.ports not in old_ports for spec in new)
     )

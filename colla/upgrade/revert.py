@@ -56,22 +56,22 @@ def revert(swapper: Swapper, op: Operation) -> None:
         engine = swapper.engine(node)
         for task_node, task in tasks:
             if task_node == node:
-                engine.remove_container(TASK_PREFIX + task)
+                swapper.executor.remove(node, TASK_PREFIX + task)
         for spec in specs:
-            engine.remove_container(spec.name + NEXT_SUFFIX)
+            swapper.executor.remove(node, spec.name + NEXT_SUFFIX)
             current = engine.container(spec.name)
             has_old = engine.container(spec.name + OLD_SUFFIX) is not None
             if current is not None and (
                 has_old or current.labels.get(LABEL_HASH) == spec.spec_hash
             ):
-                engine.remove_container(spec.name)
+                swapper.executor.remove(node, spec.name)
 
     failed = _each_node(new, stop_tasks_and_new)
     # Task containers may also run on nodes that have none of the service's containers.
     for task_node, task in tasks:
         if task_node not in {s.node for s in new}:
             try:
-                swapper.engine(task_node).remove_container(TASK_PREFIX + task)
+                swapper.executor.remove(task_node, TASK_PREFIX + task)
             except CollaError as e:
                 failed[task_node] = str(e)
     if journal.db_changed and journal.restore is not None and not journal.restored:
@@ -85,10 +85,10 @@ def revert(swapper: Swapper, op: Operation) -> None:
         for spec in specs:
             nodefiles.restore(engine, spec)
             if engine.container(spec.name + OLD_SUFFIX) is not None:
-                engine.rename(spec.name + OLD_SUFFIX, spec.name)
+                swapper.executor.rename(node, spec.name + OLD_SUFFIX, spec.name)
             old = engine.container(spec.name)
             if old is not None and old.state != "running":
-                engine.start(spec.name)
+                swapper.executor.start(node, spec.name)
             if old is not None:
                 swapper.executor.wait_healthy(spec.node, spec.name)
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from colla.catalog import load_services
-from colla.deploy.apply import container_request
 from colla.deploy.audit import STRAY, Inspected, audit, root_on_host
 from colla.deploy.desired import desired_state
+from colla.deploy.executor import container_request
 from colla.engine import Grants
 from colla.model.specs import ContainerSpec, NodeSpecs
 from colla.model.topology import Topology

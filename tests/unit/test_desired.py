@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from colla.catalog import load_services
-from colla.deploy.apply import container_request
 from colla.deploy.desired import desired_state
+from colla.deploy.executor import container_request
 from colla.deploy.prechecks import check_dependencies
 from colla.errors import BadInput
 from colla.model.specs import LogLimits, spec_from_dict, spec_to_dict

@@ -18,8 +18,8 @@ from colla.cli.app import app, run
 from colla.cli.options import CONFIG_DIR
 from colla.config.inventory import load_inventory
 from colla.config.names import interface_problem, tag_problem
-from colla.deploy.apply import container_request
 from colla.deploy.desired import desired_state
+from colla.deploy.executor import container_request
 from colla.deploy.nodefiles import write_config_dir
 from colla.deploy.topology import topology
 from colla.errors import BadInput, CollaError, ExitStatus
