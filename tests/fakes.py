@@ -54,7 +54,8 @@ class Stored:
 @dataclass
 class FakeEngine:
     """One node's engine, in memory. ``health`` is what a container created here reports
-    once started (those put in with ``add`` keep their own); ``results`` gives the exit
+    once started (those put in with ``add`` keep their own), ``probe`` what its
+    healthcheck says when colla runs it; ``results`` gives the exit
     code and output of one-shot runs, by container name (named) or image (unnamed)."""
 
     node: str = "local"
@@ -62,6 +63,7 @@ class FakeEngine:
     fail_on: str | None = None
     down: bool = False
     health: str | None = "healthy"
+    probe: bool | None = True  # what the container's own healthcheck says, run by colla
     every_image: bool = False  # image() answers any ref, as if it had been built
     results: dict[str, tuple[int, str]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
@@ -212,8 +214,17 @@ class FakeEngine:
 
     def container(self, name: str) -> ContainerInfo | None:
         self._call(f"inspect {name}")
-        found = self.stored.get(name)
+        found = self.stored.get(name) or next(
+            (s for s in self.stored.values() if s.info.id == name), None
+        )
         return found.info if found else None
+
+    def probe_health(self, name: str) -> bool | None:
+        self._call(f"probe {name}")
+        found = self.stored.get(name)
+        if found is None or found.info.state != "running":
+            return False
+        return self.probe
 
     def grants(self, name: str) -> Grants | None:
         self._call(f"inspect {name}")

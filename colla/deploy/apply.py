@@ -66,6 +66,7 @@ class Applier:
         run_in_order(self.catalog.sorter(set(by_service)), job, 4, lambda s: s not in work, report)
         if errors:
             raise errors[0]
+        self.executor.settle()
 
     def _on_nodes(self, what: str, steps: list[Step], do: Callable[[Step], None]) -> None:
         """Run ``steps`` in order on each node, the nodes in parallel."""

@@ -53,6 +53,8 @@ class Executor:
         self.health_timeout = health_timeout
         # What was done on each node so far: a failure says it.
         self.done: dict[str, list[str]] = {}
+        # Containers seen serving before the engine said so: (node, ID, name).
+        self._unsettled: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
     def engine(self, node: str) -> Engine:
@@ -104,8 +106,28 @@ class Executor:
             self.did(node, record)
 
     def wait_healthy(self, node: str, name: str) -> None:
-        """Until the container on ``node`` reports healthy; DeployFailed when it dies."""
-        wait_healthy(self.engine(node), node, name, self.health_timeout)
+        """Until the container on ``node`` serves (its healthcheck passes, run by colla
+        or by the engine); DeployFailed when it dies. ``settle`` then waits for the
+        engine's own status."""
+        container_id = wait_healthy(self.engine(node), node, name, self.health_timeout)
+        with self._lock:
+            self._unsettled.append((node, container_id, name))
+
+    def settle(self) -> None:
+        """Until the engine itself reports healthy every container this executor saw
+        serve, so that `colla status` right after the command agrees with it. At most
+        one healthcheck interval, for all of them at once; DeployFailed when one died."""
+        with self._lock:
+            waiting, self._unsettled = self._unsettled, []
+        for node, container_id, name in waiting:
+            engine = self.engine(node)
+            if engine.container(container_id) is None:
+                continue  # removed since, by this command (a swap's replaced slot)
+            try:
+                wait_healthy(engine, node, container_id, self.health_timeout, probe=False)
+            except DeployFailed as e:
+                named = DeployFailed(str(e).replace(container_id, name), e.details)
+                raise self.failed(node, named) from e
 
     def did(self, node: str, what: str) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ from colla.errors import DeployFailed
 from colla.model.specs import CONFIG_MOUNT, LABEL_TASK, TASK_PREFIX, TaskSpec
 
 LOG_TAIL = 15
+PAUSE = 1.0  # seconds between looks at a starting container
 
 
 def task_request(task: TaskSpec) -> ContainerRequest:
@@ -41,15 +42,21 @@ def run_task(engine: Engine, node: str, task: TaskSpec, say: Callable[[str], Non
     say(f"{node}/{task.name}: done ({time.monotonic() - started:.1f} s)")
 
 
-def wait_healthy(engine: Engine, node: str, name: str, timeout: int) -> None:
-    """Wait until the container reports healthy; fail fast when it dies."""
+def wait_healthy(engine: Engine, node: str, name: str, timeout: int, probe: bool = True) -> str:
+    """Wait until the container serves; fail fast when it dies. Returns its ID.
+
+    It serves when the engine reports it healthy or, with ``probe``, as soon as its own
+    healthcheck passes when colla runs it (the engine runs it only every interval; see
+    colla.engine.probe). The engine's status then catches up at its next check:
+    ``wait_healthy(..., probe=False)`` waits for that.
+    """
     deadline = time.monotonic() + timeout
     while True:
         info = engine.container(name)
         if info is None:
             raise DeployFailed(f"{node}/{name} disappeared while starting")
         if info.state == "running" and info.health in ("healthy", None):
-            return
+            return info.id
         failed = info.state in ("exited", "dead") or info.health == "unhealthy"
         if failed or info.state == "restarting" or time.monotonic() > deadline:
             if failed or info.state == "restarting":
@@ -60,7 +67,9 @@ def wait_healthy(engine: Engine, node: str, name: str, timeout: int) -> None:
                 f"{node}/{name} {reason}; its last log lines:",
                 _tail(engine.logs(name, tail=LOG_TAIL)),
             )
-        time.sleep(1)
+        if probe and info.state == "running" and engine.probe_health(name):
+            return info.id
+        time.sleep(PAUSE)
 
 
 def _tail(output: str) -> tuple[str, ...]:

@@ -122,6 +122,11 @@ class Engine(Protocol):
         """Remove a container (stopping it if needed); a missing one is fine."""
         ...
 
+    def probe_health(self, name: str) -> bool | None:
+        """Run the container's own healthcheck once, now: True when it passes, False
+        when it fails or the container is not running, None when it declares none."""
+        ...
+
     def logs(self, name: str, tail: int | str = "all") -> str:
         """A container's output so far."""
         ...

@@ -186,6 +186,7 @@ class Swapper:
                 f"{plan.kind} of {plan.service} failed and was rolled back: {e}", e.details + logs
             ) from None
         self.complete(self.history.operation(op) or _missing(op))
+        self.executor.settle()
         return revisions
 
     def _overlap(self, op: int, plan: SwapPlan) -> None:
