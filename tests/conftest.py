@@ -36,7 +36,8 @@ E2E_ORDER = (
     "test_upgrade_nova",
     "test_upgrade_apis",  # Glance and Placement
     "test_engine_restart",  # it restarts dockerd
-    "test_upgrade_haproxy",  # last of the all-in-one modules: it leaves HAProxy on
+    "test_upgrade_haproxy",  # it leaves HAProxy on
+    "test_stop",  # last of the all-in-one modules: it stops the cloud
     "test_multinode",  # the lab last: the all-in-one cloud is stopped for it
 )
 

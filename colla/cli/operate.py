@@ -10,12 +10,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from colla.catalog import load_services
 from colla.cli.console import out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.deploy import deployment
 from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
 from colla.deploy.nodes import parse_limit
+from colla.deploy.stopping import stop_in_order
 from colla.engine import ContainerInfo, DockerEngine, Engine
 from colla.errors import BadInput, CollaError
 from colla.lock import locked
@@ -167,10 +169,11 @@ def stop(
 ) -> None:
     """Stop containers (they stay, with their volumes; `colla deploy` starts them again)."""
     with locked(config_dir):
-        for engine, c in _managed(_reached(config_dir, inventory, limit), service):
-            if c.state == "running":
-                engine.stop(c.name)
-                out.print(f"stopped {c.labels.get(LABEL_NODE, '')}/{c.name}")
+        site = _site(config_dir, inventory)
+        found = _managed(_engines(site, config_dir, limit), service)
+        catalog = site.catalog if site is not None else load_services()
+        for name in stop_in_order(found, catalog, lambda engine, c: engine.stop(c.name)):
+            out.print(f"stopped {name}")
 
 
 def destroy(
