@@ -110,6 +110,7 @@ class Executor:
         or by the engine); DeployFailed when it dies. ``settle`` then waits for the
         engine's own status."""
         container_id = wait_healthy(self.engine(node), node, name, self.health_timeout)
+        self.say(f"{node}/{name}: serving")
         with self._lock:
             self._unsettled.append((node, container_id, name))
 
