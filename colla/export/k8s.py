@@ -1,7 +1,12 @@
 """Kubernetes manifests from the same specs ``colla deploy`` runs, with a kustomization.
 
 colla's model is kept: host networking, the inventory's addresses, one pod per container
-spec. Groups of the inventory become node labels ``colla.io/<group>=true``.
+spec. Groups of the inventory become node labels ``colla.io/<group>=true``; a Deployment
+or StatefulSet, whose config holds its host's addresses, is pinned to the node labelled
+``colla.io/host=<inventory name>``. A Job's name follows its spec (a Job's pod template
+cannot change, so a new tag must make a new Job), no pod mounts a service-account token
+(nothing in them talks to the Kubernetes API), every container requests what its catalog
+entry says, and each Deployment and StatefulSet has a PodDisruptionBudget.
 Logs need nothing here: the kubelet rotates container logs itself
 (containerLogMaxSize, containerLogMaxFiles), so docker_log_max_* has no counterpart.
 """
@@ -9,6 +14,8 @@ Logs need nothing here: the kubelet rotates container logs itself
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +25,7 @@ import yaml
 from colla.errors import BadInput
 from colla.export.k8s_pod import claim, k8s_name, placement, pod_privileges, probe
 from colla.export.output import OutFile
-from colla.model.catalog import ContainerDef
+from colla.model.catalog import ContainerDef, RequestsDef
 from colla.model.services import ServiceCatalog
 from colla.model.specs import CONFIG_MOUNT, ContainerSpec, NodeSpecs, RenderedFile, TaskSpec
 from colla.model.topology import Topology
@@ -29,6 +36,8 @@ LABEL_PART = "app.kubernetes.io/part-of"
 ANNOTATION_HASH = "colla.io/config-hash"
 ANNOTATION_IMAGE_ID = "colla.io/image-id"
 LOGS_VOLUME = "colla_logs"
+LABEL_HOST = "colla.io/host"
+PINNED = ("Deployment", "StatefulSet")
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,8 @@ class _Generator:
                         )
         return waits
 
-    def container(self, spec: ContainerSpec, kind: str) -> None:
+    def container(self, spec: ContainerSpec, definition: ContainerDef) -> None:
+        kind = definition.kubernetes
         name = k8s_name(spec.name)
         config, config_volume = _config_objects(name, spec.files, self.secrets)
         for obj in config:
@@ -159,16 +169,25 @@ class _Generator:
             "ports": [{"containerPort": p, "name": f"p{p}"} for p in spec.ports],
             "volumeMounts": mounts,
             "securityContext": granted.security,
+            "resources": _requests(definition.requests),
         }
         readiness = probe(spec, 0)
         liveness = probe(spec, spec.healthcheck.start_period if spec.healthcheck else 0)
         if readiness:
             main["readinessProbe"] = readiness
             main["livenessProbe"] = liveness
+        # Its config holds its host's addresses (colla's host-network model): a
+        # Deployment or StatefulSet runs on that host, a DaemonSet on its group's nodes.
+        where = (
+            {"nodeSelector": {LABEL_HOST: spec.node}}
+            if kind in PINNED
+            else placement(self.catalog[spec.service].groups)
+        )
         pod: dict[str, Any] = {
             "hostNetwork": True,
             "dnsPolicy": "ClusterFirstWithHostNet",
-            **placement(self.catalog[spec.service].groups),
+            "automountServiceAccountToken": False,
+            **where,
             "containers": [{k: v for k, v in main.items() if v != []}],
             "volumes": volumes,
             **granted.host_namespaces,
@@ -201,7 +220,15 @@ class _Generator:
             if claims:
                 body["volumeClaimTemplates"] = claims
         api = "apps/v1"
-        self.add(spec.service, _object(api, kind, name, {"spec": body}))
+        self.add(spec.service, _object(api, str(kind), name, {"spec": body}))
+        if kind in PINNED:
+            # One replica today: the budget lets a drain evict it (a budget that forbade
+            # that would block every drain) but never two pods of one service at once
+            # once it has more.
+            budget = {"maxUnavailable": 1, "selector": {"matchLabels": {LABEL_APP: name}}}
+            self.add(
+                spec.service, _object("policy/v1", "PodDisruptionBudget", name, {"spec": budget})
+            )
         if spec.ports:
             self.add(
                 spec.service,
@@ -222,7 +249,7 @@ class _Generator:
             )
 
     def job(self, task: TaskSpec, after: list[dict[str, Any]]) -> None:
-        name = f"colla-task-{k8s_name(task.name)}"
+        name = f"colla-task-{k8s_name(task.name)}-{_task_digest(task)}"
         config, config_volume = _config_objects(name, task.files, self.secrets)
         for obj in config:
             self.add(task.service, obj)
@@ -246,6 +273,7 @@ class _Generator:
             "hostNetwork": True,
             "dnsPolicy": "ClusterFirstWithHostNet",
             "restartPolicy": "OnFailure",
+            "automountServiceAccountToken": False,
             "nodeSelector": {f"colla.io/{self.catalog[task.service].group}": "true"},
             "containers": [
                 {
@@ -253,6 +281,7 @@ class _Generator:
                     "image": task.image,
                     "volumeMounts": mounts,
                     "securityContext": {"privileged": False},
+                    "resources": _requests(RequestsDef()),
                 }
             ],
             "volumes": volumes,
@@ -269,7 +298,18 @@ class _Generator:
         self.add(task.service, _object("batch/v1", "Job", name, {"spec": body}))
 
 
-def _kind(catalog: ServiceCatalog, spec: ContainerSpec) -> str:
+def _requests(requests: RequestsDef) -> dict[str, Any]:
+    return {"requests": {"cpu": requests.cpu, "memory": requests.memory}}
+
+
+def _task_digest(task: TaskSpec) -> str:
+    """Eight hex digits that change with everything a task's pod template holds."""
+    parts = [task.image, task.image_id, sorted(task.volumes)]
+    parts += sorted([f.name, f.content] for f in task.files)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:8]
+
+
+def _definition(catalog: ServiceCatalog, spec: ContainerSpec) -> ContainerDef:
     definition: ContainerDef | None = next(
         (c for c in catalog[spec.service].containers if c.name == spec.name), None
     )
@@ -278,7 +318,7 @@ def _kind(catalog: ServiceCatalog, spec: ContainerSpec) -> str:
             f"service {spec.service}: container {spec.name} has no Kubernetes mapping "
             f"(set 'kubernetes:' in {catalog[spec.service].directory / 'service.yaml'})"
         )
-    return definition.kubernetes
+    return definition
 
 
 def manifests(
@@ -292,16 +332,16 @@ def manifests(
     done: set[str] = set()
     for node in sorted(nodes):
         for spec in nodes[node].containers:
-            kind = _kind(catalog, spec)
+            definition = _definition(catalog, spec)
             if spec.name in done:
-                if kind != "DaemonSet":
+                if definition.kubernetes != "DaemonSet":
                     raise BadInput(
                         f"service {spec.service}: {spec.name} runs on several nodes; only a "
                         "DaemonSet maps that"
                     )
                 continue
             done.add(spec.name)
-            generator.container(spec, kind)
+            generator.container(spec, definition)
         for steps in nodes[node].tasks.values():
             for task in steps:
                 generator.job(task, generator.waits(task.service))

@@ -93,12 +93,22 @@ class TaskDef(_Model):
     permissions: tuple[PermissionDef, ...] = ()
 
 
+class RequestsDef(_Model):
+    """What a container asks Kubernetes to reserve for it (``colla k8s``). The defaults
+    fit the small services; a catalog entry raises them where bench/deploy measured more
+    (a request below the real use lets the scheduler overcommit the node)."""
+
+    cpu: str = pydantic.Field(default="100m", pattern=r"^[0-9]+(\.[0-9]+)?m?$")
+    memory: str = pydantic.Field(default="128Mi", pattern=r"^[0-9]+(Ki|Mi|Gi)$")
+
+
 class ContainerDef(TaskDef):
     """A long-running container of a service: a task that stays up, checked for health."""
 
     # How `colla k8s` runs it: a Deployment (API), a StatefulSet (data with identity) or
     # a DaemonSet (a node-level agent). None: no Kubernetes mapping yet.
     kubernetes: Literal["Deployment", "StatefulSet", "DaemonSet"] | None = None
+    requests: RequestsDef = RequestsDef()
     # An API behind HAProxy: its port, and the path HAProxy checks. During an upgrade
     # the new container listens on api_port + ALT_PORT_OFFSET next to the old one.
     api_port: int | None = None

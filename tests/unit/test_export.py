@@ -17,7 +17,7 @@ from colla.config.passwords import generate_passwords
 from colla.deploy.desired import desired_state, image_refs, resolve_images
 from colla.errors import BadInput
 from colla.export.compose import compose_tree
-from colla.export.k8s import k8s_tree, manifests
+from colla.export.k8s import LABEL_APP, k8s_tree, manifests
 from colla.export.output import OutFile, check_output_dir, write_tree
 from colla.model.services import ServiceCatalog
 from colla.model.specs import NodeSpecs
@@ -149,6 +149,7 @@ def test_every_manifest_validates_against_kubernetes_schemas(config_dir: Path) -
         "Service",
         "Job",
         "PersistentVolumeClaim",
+        "PodDisruptionBudget",
     }
 
 
@@ -252,3 +253,71 @@ def test_the_exporters_depend_on_the_model_not_on_deploy() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith(("colla.deploy", "colla.engine")), path
+
+
+def _workloads(objects: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    kinds = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+    return [o for o in objects.values() if o["kind"] in kinds]
+
+
+def test_deployments_and_statefulsets_run_on_the_host_their_config_names(
+    config_dir: Path,
+) -> None:
+    """Their config holds the host's addresses (host networking): anywhere else in the
+    group they would bind an address the node does not have."""
+    objects = _k8s(config_dir)
+    budgets = {
+        o["metadata"]["name"] for o in objects.values() if o["kind"] == "PodDisruptionBudget"
+    }
+    for obj in _workloads(objects):
+        pod = obj["spec"]["template"]["spec"]
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            assert pod["nodeSelector"] == {"colla.io/host": "localhost"}, obj["metadata"]
+            assert obj["metadata"]["name"] in budgets
+        elif obj["kind"] == "DaemonSet":
+            assert "colla.io/host" not in pod.get("nodeSelector", {})
+    budget = objects["mariadb/poddisruptionbudget-mariadb.yaml"]["spec"]
+    assert budget == {"maxUnavailable": 1, "selector": {"matchLabels": {LABEL_APP: "mariadb"}}}
+
+
+def test_no_pod_mounts_a_token_and_every_container_requests_resources(config_dir: Path) -> None:
+    objects = _k8s(config_dir)
+    for obj in _workloads(objects):
+        pod = obj["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False, obj["metadata"]["name"]
+        for container in pod["containers"]:
+            assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+    keystone = objects["keystone/deployment-keystone.yaml"]["spec"]["template"]["spec"]
+    assert keystone["containers"][0]["resources"]["requests"]["memory"] == "288Mi"
+
+
+def test_a_jobs_name_follows_its_spec(config_dir: Path) -> None:
+    """A Job's pod template cannot change: after a new tag, `kubectl apply -k` must
+    create a new Job, not fail on the old one."""
+    nodes, secrets = _nodes(config_dir)
+
+    def jobs(found: dict[str, NodeSpecs]) -> set[str]:
+        objects = manifests(found, load_services(), TOPOLOGY, secrets).objects
+        return {o["metadata"]["name"] for o in objects.values() if o["kind"] == "Job"}
+
+    before = jobs(nodes)
+    assert jobs(nodes) == before  # the same specs, the same names
+    retagged = {
+        name: dataclasses.replace(
+            node,
+            tasks={
+                service: tuple(
+                    dataclasses.replace(t, image=t.image.replace(":zed", ":zed-2"))
+                    if service == "keystone"
+                    else t
+                    for t in steps
+                )
+                for service, steps in node.tasks.items()
+            },
+        )
+        for name, node in nodes.items()
+    }
+    after = jobs(retagged)
+    changed = before - after
+    assert changed and all(name.startswith("colla-task-keystone-") for name in changed)
+    assert {n for n in after - before} and len(after) == len(before)
