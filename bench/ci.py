@@ -26,7 +26,7 @@ HARD = 90
 DURATION = re.compile(r"^\s*(\d+\.\d+)s (call|setup|teardown)\s+(\S+)")
 
 
-def _wipe_engine() -> None:
+def wipe_engine() -> None:
     subprocess.run(["pkill", "-TERM", "-x", "dockerd"], check=False)
     deadline = time.monotonic() + 120
     while subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).returncode == 0:
@@ -45,7 +45,7 @@ def main() -> int:
     if args.cold and not args.sure:
         sys.exit("bench/ci --cold removes /var/lib/docker: add --yes-i-really-mean-it")
     if args.cold:
-        _wipe_engine()
+        wipe_engine()
     kind = "cold" if args.cold else "warm"
     work = Path(tempfile.mkdtemp(prefix="colla-ci-"))
     clone = work / "colla"
