@@ -14,8 +14,6 @@ Logs need nothing here: the kubelet rotates container logs itself
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +21,17 @@ from typing import Any
 import yaml
 
 from colla.errors import BadInput
-from colla.export.k8s_pod import claim, k8s_name, placement, pod_privileges, probe
+from colla.export.k8s_node import fill_in, is_template, node_templates
+from colla.export.k8s_pod import (
+    claim,
+    k8s_name,
+    on_hosts,
+    placement,
+    pod_privileges,
+    probe,
+    requests_of,
+    task_digest,
+)
 from colla.export.output import OutFile
 from colla.model.catalog import ContainerDef, RequestsDef
 from colla.model.services import ServiceCatalog
@@ -118,14 +126,28 @@ class _Generator:
                         )
         return waits
 
-    def container(self, spec: ContainerSpec, definition: ContainerDef) -> None:
+    def container(
+        self, spec: ContainerSpec, definition: ContainerDef, part: tuple[str, ...] = ()
+    ) -> None:
+        """One workload; ``part``: its name, then the nodes it serves, for one part of a
+        DaemonSet split by role (the others serve the other nodes)."""
         kind = definition.kubernetes
-        name = k8s_name(spec.name)
+        name = k8s_name(part[0] if part else spec.name)
+        hosts = part[1:]
         config, config_volume = _config_objects(name, spec.files, self.secrets)
         for obj in config:
             self.add(spec.service, obj)
         mounts = [{"name": "colla-config", "mountPath": CONFIG_MOUNT, "readOnly": True}]
         volumes: list[dict[str, Any]] = [config_volume]
+        first: list[dict[str, Any]] = []
+        if is_template(spec):
+            # The node's own config is written from the template when the pod starts; in
+            # memory, since it may hold passwords.
+            volumes = [
+                {**config_volume, "name": "colla-config-template"},
+                {"name": "colla-config", "emptyDir": {"medium": "Memory"}},
+            ]
+            first = [fill_in(spec.image)]
         claims: list[dict[str, Any]] = []
         for volume, path in spec.volumes:
             vname = k8s_name(volume)
@@ -169,7 +191,7 @@ class _Generator:
             "ports": [{"containerPort": p, "name": f"p{p}"} for p in spec.ports],
             "volumeMounts": mounts,
             "securityContext": granted.security,
-            "resources": _requests(definition.requests),
+            "resources": requests_of(definition.requests),
         }
         readiness = probe(spec, 0)
         liveness = probe(spec, spec.healthcheck.start_period if spec.healthcheck else 0)
@@ -181,6 +203,8 @@ class _Generator:
         where = (
             {"nodeSelector": {LABEL_HOST: spec.node}}
             if kind in PINNED
+            else on_hosts(LABEL_HOST, hosts)
+            if hosts
             else placement(self.catalog[spec.service].groups)
         )
         pod: dict[str, Any] = {
@@ -192,7 +216,7 @@ class _Generator:
             "volumes": volumes,
             **granted.host_namespaces,
         }
-        waits = self.waits(spec.service)
+        waits = first + self.waits(spec.service)
         if waits:
             pod["initContainers"] = waits
         labels = {LABEL_APP: name, LABEL_PART: "colla"}
@@ -249,7 +273,7 @@ class _Generator:
             )
 
     def job(self, task: TaskSpec, after: list[dict[str, Any]]) -> None:
-        name = f"colla-task-{k8s_name(task.name)}-{_task_digest(task)}"
+        name = f"colla-task-{k8s_name(task.name)}-{task_digest(task)}"
         config, config_volume = _config_objects(name, task.files, self.secrets)
         for obj in config:
             self.add(task.service, obj)
@@ -281,7 +305,7 @@ class _Generator:
                     "image": task.image,
                     "volumeMounts": mounts,
                     "securityContext": {"privileged": False},
-                    "resources": _requests(RequestsDef()),
+                    "resources": requests_of(RequestsDef()),
                 }
             ],
             "volumes": volumes,
@@ -296,17 +320,6 @@ class _Generator:
             },
         }
         self.add(task.service, _object("batch/v1", "Job", name, {"spec": body}))
-
-
-def _requests(requests: RequestsDef) -> dict[str, Any]:
-    return {"requests": {"cpu": requests.cpu, "memory": requests.memory}}
-
-
-def _task_digest(task: TaskSpec) -> str:
-    """Eight hex digits that change with everything a task's pod template holds."""
-    parts = [task.image, task.image_id, sorted(task.volumes)]
-    parts += sorted([f.name, f.content] for f in task.files)
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:8]
 
 
 def _definition(catalog: ServiceCatalog, spec: ContainerSpec) -> ContainerDef:
@@ -329,18 +342,31 @@ def manifests(
 ) -> Manifests:
     """Every object, by file path; raises BadInput for a container with no mapping."""
     generator = _Generator(nodes, catalog, topology, secrets)
+    everywhere: dict[str, list[ContainerSpec]] = {}
+    for node in sorted(nodes):
+        for spec in nodes[node].containers:
+            everywhere.setdefault(spec.name, []).append(spec)
     done: set[str] = set()
     for node in sorted(nodes):
         for spec in nodes[node].containers:
             definition = _definition(catalog, spec)
             if spec.name in done:
-                if definition.kubernetes != "DaemonSet":
-                    raise BadInput(
-                        f"service {spec.service}: {spec.name} runs on several nodes; only a "
-                        "DaemonSet maps that"
-                    )
                 continue
             done.add(spec.name)
+            specs = everywhere[spec.name]
+            if definition.kubernetes == "DaemonSet":
+                templates = node_templates(specs, topology)
+                for index, (template, hosts) in enumerate(templates):
+                    # The part serving most nodes keeps the container's name.
+                    name = spec.name if index == 0 else f"{spec.name}-{hosts[0]}"
+                    part = (name, *hosts) if len(templates) > 1 else ()
+                    generator.container(template, definition, part)
+                continue
+            if len(specs) > 1:
+                raise BadInput(
+                    f"service {spec.service}: {spec.name} runs on several nodes; only a "
+                    "DaemonSet maps that"
+                )
             generator.container(spec, definition)
         for steps in nodes[node].tasks.values():
             for task in steps:

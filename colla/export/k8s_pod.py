@@ -4,12 +4,15 @@ volume claims."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from colla.errors import BadInput
+from colla.model.catalog import RequestsDef
 from colla.model.privileges import Privileges
-from colla.model.specs import ContainerSpec
+from colla.model.specs import ContainerSpec, TaskSpec
 
 
 def k8s_name(name: str) -> str:
@@ -72,6 +75,15 @@ def placement(groups: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+def on_hosts(label: str, hosts: tuple[str, ...]) -> dict[str, Any]:
+    """Pods go to the nodes labelled with one of these host names."""
+    term = {"matchExpressions": [{"key": label, "operator": "In", "values": list(hosts)}]}
+    required = {"nodeSelectorTerms": [term]}
+    return {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": required}}
+    }
+
+
 def probe(spec: ContainerSpec, delay: int) -> dict[str, Any] | None:
     h = spec.healthcheck
     if h is None:
@@ -90,3 +102,15 @@ def claim(name: str) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
     }
+
+
+def requests_of(requests: RequestsDef) -> dict[str, Any]:
+    """A container's ``resources``: what its catalog entry asks Kubernetes to reserve."""
+    return {"requests": {"cpu": requests.cpu, "memory": requests.memory}}
+
+
+def task_digest(task: TaskSpec) -> str:
+    """Eight hex digits that change with everything a task's pod template holds."""
+    parts = [task.image, task.image_id, sorted(task.volumes)]
+    parts += sorted([f.name, f.content] for f in task.files)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:8]
