@@ -12,8 +12,9 @@ The lower bound is the longest chain of services in dependency order (the catalo
 create to serving, read from the deploy's own progress lines in the same run. A second
 bound also counts each service's bootstrap steps (its "ready" time): the gap between
 the two is the services' own schema and registration work, the rest colla's. It
-deploys from a fresh config directory and empty volumes; an existing colla deployment
-on the engine is removed first only with --takeover (its volumes too: a benchmark).
+deploys from a fresh config directory and empty volumes of its own (prefix
+``colla-bench-``); an existing colla deployment's containers are removed first only with
+--takeover (its volumes are kept: they are another cloud's).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from colla.engine import DockerEngine
 from colla.model.specs import LABEL_MANAGED
 
 MIB = 1024 * 1024
+VOLUME_PREFIX = "colla-bench-"
 STEP = re.compile(r"^\[\s*([\d.]+)s\] (\S+)/(\S+): (create|recreate|start|serving)\b")
 READY = re.compile(r"^\[\s*[\d.]+s\] (\S+): ready \(([\d.]+) s\)")
 
@@ -141,11 +143,15 @@ def main() -> int:
         names = ", ".join(sorted(c.name for c in existing))
         print(f"a colla deployment runs here ({names}); rerun with --takeover to replace it")
         return 2
-    _colla(args.colla, "destroy", "--volumes", "--yes-i-really-mean-it")
     with tempfile.TemporaryDirectory(prefix="colla-bench-") as tmp:
         config = str(Path(tmp) / "config")
         _colla(args.colla, "init", "-c", config)
+        # Volumes of its own, so that it starts empty: destroy --volumes removes only
+        # those a config directory names (another cloud's are never touched).
+        with (Path(config) / "globals.yml").open("a") as f:
+            f.write(f"colla_volume_prefix: {VOLUME_PREFIX}\n")
         _colla(args.colla, "genpwd", "-c", config)
+        _colla(args.colla, "destroy", "--volumes", "--yes-i-really-mean-it", "-c", config)
         deploy, progress = _deploy(args.colla, config)
         bound, with_steps = _bounds(progress)
         _colla(args.colla, "post-deploy", "-c", config)
@@ -172,7 +178,7 @@ def main() -> int:
         print(f"no-op redeploy: {noop:.2f} s (goal <= 2 s), containers restarted: {len(restarted)}")
         print(f"server boot, create request to ACTIVE: {boot:.1f} s")
         # The containers mount the temporary config directory: they go with it.
-        _colla(args.colla, "destroy", "--volumes", "--yes-i-really-mean-it")
+        _colla(args.colla, "destroy", "--volumes", "--yes-i-really-mean-it", "-c", config)
     return 0
 
 
