@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,14 +148,13 @@ class Lab:
         files.check_state_dir(s.state_dir)
         removed = []
         label = f"{LABEL_LAB}={s.name}"
-        # Node by node took most of a minute for three nodes (each volume holds the
-        # node's images, unpacked): the nodes go at once, then their volumes.
-        nodes = [i.name for i in self.engine.containers(label) if i.labels.get(LABEL_NODE)]
-        _each(self.engine.remove_container, nodes)
-        removed += [f"container {name}" for name in nodes]
-        volumes = self.engine.volumes(label)
-        _each(self.engine.remove_volume, volumes)
-        removed += [f"volume {volume}" for volume in volumes]
+        for info in self.engine.containers(label):
+            if info.labels.get(LABEL_NODE):
+                self.engine.remove_container(info.name)
+                removed.append(f"container {info.name}")
+        for volume in self.engine.volumes(label):
+            self.engine.remove_volume(volume)
+            removed.append(f"volume {volume}")
         for name in (s.network, s.external_network):
             network = self.engine.network(name)
             if network is None:
@@ -271,13 +268,3 @@ def default_state_root() -> Path:
         return Path("/var/lib/colla/lab")
     state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local/state"))
     return state / "colla/lab"
-
-
-def _each(work: Callable[[str], None], names: list[str]) -> None:
-    """``work`` for every name at once; the first failure is raised once all are done."""
-    if not names:
-        return
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        futures = [pool.submit(work, name) for name in names]
-    for future in futures:
-        future.result()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,9 @@ from colla.lab.files import (
     remove_state,
     write_config,
 )
-from colla.lab.lab import LABEL_LAB, LABEL_NODE, Lab, node_container, node_request, node_volume
+from colla.lab.lab import node_request
 from colla.lab.settings import lab_settings
 from colla.outdir import MARKER
-from tests.fakes import FakeEngine
 
 
 def test_addresses_come_from_the_subnet(tmp_path: Path) -> None:
@@ -173,34 +171,3 @@ def test_a_restarted_node_starts_dockerd_with_an_empty_run(tmp_path: Path) -> No
     assert not (root / "run/containerd").exists()
     assert (root / "run/sshd").is_dir()
     assert log.read_text().splitlines() == ["sshd -e", "dockerd --host=unix:///x"]
-
-
-def test_lab_down_removes_the_nodes_at_once_then_their_volumes(tmp_path: Path) -> None:
-    """Each node's volume holds its unpacked images: one after another took most of a
-    minute for three nodes. Each removal here waits for the other node's, so removals
-    one after the other break the barrier."""
-    state = tmp_path / "state"
-    _lab_files(state)
-    s = lab_settings(nodes=2, state_dir=state)
-    barriers = {
-        "remove": threading.Barrier(2, timeout=5),
-        "volume": threading.Barrier(2, timeout=5),
-    }
-
-    class Both(FakeEngine):
-        def remove_container(self, name: str) -> None:
-            barriers["remove"].wait()
-            super().remove_container(name)
-
-        def remove_volume(self, name: str) -> None:
-            assert not self.containers(LABEL_LAB), "a volume went before its node"
-            barriers["volume"].wait()
-            super().remove_volume(name)
-
-    engine = Both("local")
-    for node in ("node1", "node2"):
-        engine.add(node_container(s, node), labels={LABEL_LAB: s.name, LABEL_NODE: node})
-        engine.create_volume(node_volume(s, node), {LABEL_LAB: s.name})
-    removed = Lab(engine, s).down()
-    assert engine.containers(LABEL_LAB) == [] and engine.volumes(LABEL_LAB) == []
-    assert {f"volume {node_volume(s, n)}" for n in ("node1", "node2")} <= set(removed)
