@@ -14,9 +14,9 @@ from typing import Any
 import docker.errors
 import requests.exceptions
 
+from colla.engine.containers import NANO
 from colla.errors import EngineError
 
-NANO = 1_000_000_000
 DEFAULT_TIMEOUT = 30  # seconds: Docker's default healthcheck timeout
 
 

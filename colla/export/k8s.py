@@ -349,10 +349,10 @@ def manifests(
     done: set[str] = set()
     for node in sorted(nodes):
         for spec in nodes[node].containers:
-            definition = _definition(catalog, spec)
             if spec.name in done:
                 continue
             done.add(spec.name)
+            definition = _definition(catalog, spec)
             specs = everywhere[spec.name]
             if definition.kubernetes == "DaemonSet":
                 templates = node_templates(specs, topology)

@@ -58,12 +58,11 @@ def node_templates(
     role adds settings (the network host's provider bridge). A template of one node is
     its spec unchanged: alone, its own address cannot be told from a shared one (an
     all-in-one has one address for everything)."""
-    first = specs[0]
-    for spec in specs:
+    for spec in specs if len(specs) > 1 else ():
         tunnel = topology.tunnel_address.get(spec.node, topology.api_address[spec.node])
-        if len(specs) > 1 and tunnel != topology.api_address[spec.node]:
+        if tunnel != topology.api_address[spec.node]:
             raise BadInput(
-                f"{first.name}: node {spec.node}'s tunnel address {tunnel} is not its API "
+                f"{spec.name}: node {spec.node}'s tunnel address {tunnel} is not its API "
                 "address, and a DaemonSet's pod learns only its node's IP: give the compute "
                 "and network hosts one address, or deploy them with colla"
             )
@@ -106,11 +105,8 @@ def fill_in(image: str) -> dict[str, Any]:
         "image": image,
         "command": ["/bin/sh", "-c", script],
         "env": [
-            {"name": "COLLA_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-            {
-                "name": "COLLA_NODE_ADDRESS",
-                "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}},
-            },
+            {"name": "COLLA_NODE_NAME", "valueFrom": _field("spec.nodeName")},
+            {"name": "COLLA_NODE_ADDRESS", "valueFrom": _field("status.hostIP")},
         ],
         "volumeMounts": [
             {"name": "colla-config-template", "mountPath": TEMPLATE_MOUNT, "readOnly": True},

@@ -87,7 +87,7 @@ def test_without_probe_only_the_engine_counts() -> None:
     assert "probe memcached" not in engine.calls
 
 
-def test_a_container_that_never_serves_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_container_that_never_serves_times_out() -> None:
     engine = FakeEngine("node1", probe=False)
     _starting(engine)
     with pytest.raises(DeployFailed, match="node1/memcached not healthy after 0 s"):
