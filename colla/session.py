@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from colla import site as site_module
+from colla.backup.take import prove_dump
+from colla.backup.tasks import database_host
 from colla.deploy import deployment
 from colla.deploy.check import functional_check
 from colla.deploy.credentials import admin_auth
@@ -51,7 +53,14 @@ class Session:
         def check(service: str) -> None:
             self.say(f"functional check: {functional_check(auth, catalog[service])}")
 
-        return Swapper(self.executor(), self.history, check)
+        db = database_host(self.site)
+
+        def prove(name: str) -> None:
+            tables = prove_dump(db, self.engines, f"{name}.sql")
+            rows = sum(n for t in tables.values() for n in t.values())
+            self.say(f"dump {name} proven: {rows} rows loaded whole in a scratch server")
+
+        return Swapper(self.executor(), self.history, check, prove)
 
     def executor(self, engines: Mapping[str, Engine] | None = None) -> Executor:
         """What does this command's steps on its nodes (``engines``: those of the

@@ -31,6 +31,7 @@ E2E_ORDER = (
     "test_passwords",  # its hostile passwords, then two of them rotated by deploy
     "test_bad_input_corpus",  # every bad input refused, the running cloud unchanged
     "test_compose_cloud",  # destroy, the same cloud from Compose files, colla's again
+    "test_backup",  # backup, destroy --volumes, restore: the same cloud, same data
     "test_full_cloud",
     "test_upgrade",
     "test_upgrade_nova",

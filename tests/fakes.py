@@ -10,11 +10,13 @@ a dead engine would.
 from __future__ import annotations
 
 import hashlib
+import io
+import tarfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from colla.engine import (
     BuildRequest,
@@ -28,6 +30,7 @@ from colla.engine import (
 from colla.engine.protocol import LineSink
 from colla.engine.transfer import FileEntry
 from colla.errors import EngineError
+from colla.history.store import History, RevisionStatus
 from colla.model.privileges import Privileges
 from colla.model.specs import TaskSpec
 
@@ -73,6 +76,8 @@ class FakeEngine:
     nets: dict[str, dict[str, Any]] = field(default_factory=dict)
     written: dict[str, dict[str, FileEntry]] = field(default_factory=dict)
     put: list[tuple[str, str, bytes]] = field(default_factory=list)
+    # volume → the tar it holds (``colla-target/…`` members, as the engine gives them)
+    volume_data: dict[str, bytes] = field(default_factory=dict)
     ran: list[ContainerRequest] = field(default_factory=list)
     granted: dict[str, Grants] = field(default_factory=dict)
     once: list[str] = field(default_factory=list)  # see fail_next
@@ -314,6 +319,9 @@ class FakeEngine:
         self.stored.pop(request.name, None)
         with self._lock:
             self.ran.append(request)
+            # As the engine does: a named volume the container mounts is made.
+            for volume in request.volumes:
+                self.volume_labels.setdefault(volume, {})
         return self.results.get(request.name, (0, ""))
 
     # volumes ----------------------------------------------------------------------------
@@ -341,6 +349,24 @@ class FakeEngine:
         if not path.startswith("/"):
             raise EngineError(f"write {path}: expected an absolute path below /")
         self.written.setdefault(path, {}).update({f.name: f for f in files})
+
+    def read_volume(self, volume: str, path: str, image: str) -> Iterator[bytes]:
+        """The tar ``volume_data`` holds for the volume; without one, ``path`` as an
+        empty file (what a one-shot task "wrote" there: a dump of no rows)."""
+        self._call(f"read volume {volume}:{path}")
+        if volume not in self.volume_labels:
+            raise EngineError(f"read volume {volume}: no such volume")
+        if volume in self.volume_data:
+            yield self.volume_data[volume]
+            return
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            tar.addfile(tarfile.TarInfo(path or "colla-target"))
+        yield buffer.getvalue()
+
+    def put_volume(self, volume: str, data: IO[bytes], image: str, replace: bool) -> None:
+        self._call(f"put volume {volume}")
+        self.volume_data[volume] = data.read()
 
     def put_files(self, container: str, path: str, data: bytes) -> None:
         self._call(f"put {container}:{path}")
@@ -384,3 +410,21 @@ if TYPE_CHECKING:
     def _implements(fake: FakeEngine) -> Engine:
         # mypy refuses this when the fake stops satisfying the protocol.
         return fake
+
+
+def add_upgrade_revision(history: History, service: str, image: str, backup: str = "") -> int:
+    """A healthy revision an upgrade left for ``service``'s container of the same name
+    on localhost (its spec reduced to what pins read)."""
+    return history.add_revision(
+        service=service,
+        container=service,
+        node="localhost",
+        operation="upgrade",
+        status=RevisionStatus.HEALTHY,
+        image=image,
+        image_id="sha256:" + image.encode().hex()[:12],
+        spec_hash="h",
+        spec={"ports": []},
+        command="colla upgrade",
+        backup=backup,
+    )

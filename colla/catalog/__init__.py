@@ -52,6 +52,7 @@ def load_services(root: Path | None = None) -> ServiceCatalog:
             *data.containers,
             *data.bootstrap,
             *data.post_start,
+            *data.rotate_keys,
             *data.upgrade.migrate,
             *data.upgrade.contract,
         ):
@@ -61,6 +62,12 @@ def load_services(root: Path | None = None) -> ServiceCatalog:
                     places.append(root / data.part_of)
                 if not any((place / file.template).is_file() for place in places):
                     raise BadInput(f"{index}: {item.name}: template {file.template} is missing")
+        used = {v for c in data.containers for v in c.volumes}
+        for volume in data.backup_volumes:
+            if volume not in used:
+                raise BadInput(
+                    f"{index}: backup_volumes: '{volume}' is not a volume of its containers"
+                )
         fields = dict(data)
         group = fields.pop("group")
         groups = (group,) if isinstance(group, str) else tuple(group)

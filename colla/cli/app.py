@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from colla import __version__
-from colla.cli import audit, build, deploy, export, lab, lifecycle, operate
+from colla.cli import audit, backup, build, deploy, export, keys, lab, lifecycle, operate
 from colla.errors import CollaError, ExitStatus
 
 app = typer.Typer(
@@ -28,6 +28,8 @@ audit.register(app)
 export.register(app)
 lifecycle.register(app)
 lab.register(app)
+backup.register(app)
+keys.register(app)
 
 
 def _version(value: bool) -> None:

@@ -12,11 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from colla import site as site_module
+from colla.backup.tasks import database_host, remove_task, run_collecting
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
 from colla.errors import BadInput, CollaError, EngineError
 from colla.history.pins import open_history
-from colla.history.prune import prunable, unneeded_images
+from colla.history.prune import prunable, unneeded_dumps, unneeded_images
 from colla.lock import command_line
 from colla.model.specs import LABEL_MANAGED
 from colla.session import session
@@ -195,7 +196,18 @@ def prune(
                 err.print(f"kept image {image_id[7:19]}: {escape(str(e))}")
                 continue
             removed += 1
-    out.print(f"forgot {len(doomed)} revision(s), removed {removed} image(s)")
+        dumps = unneeded_dumps(revisions, current.history.revisions())
+        if dumps:
+            db = database_host(current.site)
+            task = remove_task(db, *(f"{name}.sql" for name in dumps))
+            code, output = run_collecting(current.engines, task)
+            if code != 0:
+                last = " / ".join(output.strip().splitlines()[-2:])
+                raise CollaError(f"prune: removing {len(dumps)} dump(s) failed ({last})")
+    out.print(
+        f"forgot {len(doomed)} revision(s), removed {removed} image(s)"
+        f" and {len(dumps)} pre-upgrade dump(s)"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -51,14 +51,33 @@ class Globals(pydantic.BaseModel):
     # colla's own keys (kolla-ansible has none for this): the json-file log rotation.
     docker_log_max_size: str = pydantic.Field(default=DOCKER_LOG_MAX_SIZE, pattern=_LOG_SIZE)
     docker_log_max_file: int = pydantic.Field(default=DOCKER_LOG_MAX_FILE, ge=1, le=100)
+    # Keystone's tokens and key rotation (kolla-ansible's keys, seconds): how long a token
+    # lives, how long after that an expired one may still be used to fetch another (the
+    # services' long operations), and how often `colla rotate-keys` is meant to run.
+    # They decide how many fernet keys Keystone keeps (``fernet_max_active_keys``).
+    fernet_token_expiry: int = pydantic.Field(default=86400, ge=60)
+    fernet_token_allow_expired_window: int = pydantic.Field(default=172800, ge=0)
+    fernet_key_rotation_interval: int | None = pydantic.Field(default=None, ge=60)
     # The history of revisions (SQLite); relative paths are under the config directory.
     colla_history_path: str = "history.sqlite"
+    # Where `colla backup` writes its archives (relative: under the config directory).
+    # Better on another disk than the database's: a lost disk then loses only one.
+    colla_backup_dir: str = "backups"
     # Put before every data volume's name, so that two clouds on one engine (a test
     # suite's and an operator's) never share a database. Empty: the plain names.
     colla_volume_prefix: str = pydantic.Field(
         default="", pattern=r"^(?:[a-z0-9][a-z0-9_.\-]{0,31})?$"
     )
     enabled: dict[str, bool] = {}
+
+    @property
+    def fernet_max_active_keys(self) -> int:
+        """Keys Keystone keeps: one staged, one primary, and enough older ones that a
+        token (or an expired one still in its window) outlives the rotations made in its
+        life at the rotation interval (default: that life, so one older key)."""
+        life = self.fernet_token_expiry + self.fernet_token_allow_expired_window
+        interval = self.fernet_key_rotation_interval or life
+        return -(-life // interval) + 2
 
     @property
     def image_tag(self) -> str:

@@ -57,6 +57,13 @@ def sql_string(value: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def sql_name(value: str) -> str:
+    """A MariaDB identifier (a database or table name), backquotes included: a
+    backquote inside is doubled."""
+    text = _one_line(str(value), "an SQL statement")
+    return "`" + text.replace("`", "``") + "`"
+
+
 def mycnf(value: str) -> str:
     """An option value in a MariaDB option file (my.cnf, ``--defaults-extra-file``).
 
@@ -81,6 +88,7 @@ FILTERS: dict[str, Callable[[str], str]] = {
     "url": url,
     "shell": shell,
     "sql_string": sql_string,
+    "sql_name": sql_name,
     "mycnf": mycnf,
     "python": python,
 }

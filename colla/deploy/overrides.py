@@ -110,6 +110,7 @@ def _rendered(project: Project, service: ServiceDef) -> Iterator[tuple[str, Task
     tasks = (
         *service.bootstrap,
         *service.post_start,
+        *service.rotate_keys,
         *service.upgrade.migrate,
         *service.upgrade.contract,
     )

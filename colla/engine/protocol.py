@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from colla.engine.client import BuildRequest, ImageInfo, RunResult
 from colla.engine.containers import ContainerInfo, ContainerRequest, Grants
@@ -174,6 +174,15 @@ class Engine(Protocol):
 
     def write_directory(self, path: str, files: Sequence[FileEntry], image: str) -> None:
         """Make directory ``path`` on the engine's machine hold ``files``."""
+        ...
+
+    def read_volume(self, volume: str, path: str, image: str) -> Iterator[bytes]:
+        """A tar stream of ``path`` inside ``volume`` ("" for all of it)."""
+        ...
+
+    def put_volume(self, volume: str, data: IO[bytes], image: str, replace: bool) -> None:
+        """Extract the tar ``data`` (members ``colla-target/…``) into ``volume``; with
+        ``replace``, what it held goes first."""
         ...
 
     def put_files(self, container: str, path: str, data: bytes) -> None:

@@ -9,7 +9,7 @@ import tarfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import docker.errors
 import docker.types
@@ -73,6 +73,53 @@ class TransferMixin:
             try:
                 if not api.put_archive(name, HELPER_MOUNT, files_tar(leaf, files)):
                     raise EngineError(f"write {path}: the engine refused the files")
+            finally:
+                with contextlib.suppress(docker.errors.DockerException):
+                    api.remove_container(name, force=True)
+
+    def read_volume(self, volume: str, path: str, image: str) -> Iterator[bytes]:
+        """A tar stream of ``path`` inside ``volume`` ("" or "." for all of it), read
+        through a container of ``image`` that is created, never started, and removed."""
+        api = self._client.api
+        name = f"colla-files-{uuid.uuid4().hex[:12]}"
+        inside = f"{HELPER_MOUNT}/{path}".rstrip("/.") if path not in ("", ".") else HELPER_MOUNT
+        with translated(f"read volume {volume}"):
+            host_config = api.create_host_config(binds=[f"{volume}:{HELPER_MOUNT}"])
+            api.create_container(
+                image, name=name, command=["true"], host_config=host_config, labels={}
+            )
+            try:
+                stream, _ = api.get_archive(name, inside, chunk_size=CHUNK)
+                yield from stream
+            finally:
+                with contextlib.suppress(docker.errors.DockerException):
+                    api.remove_container(name, force=True)
+
+    def put_volume(self, volume: str, data: IO[bytes], image: str, replace: bool) -> None:
+        """Extract the tar ``data`` into ``volume``: at its root (members named
+        ``colla-target/…``, as ``read_volume`` of the whole volume gives them); with
+        ``replace``, what it held is removed first. Done through a container of
+        ``image`` that empties the volume (or does nothing), then takes the tar."""
+        api = self._client.api
+        name = f"colla-files-{uuid.uuid4().hex[:12]}"
+        empty = ["find", HELPER_MOUNT, "-mindepth", "1", "-delete"]
+        with translated(f"fill volume {volume}"):
+            host_config = api.create_host_config(binds=[f"{volume}:{HELPER_MOUNT}"])
+            api.create_container(
+                image,
+                name=name,
+                command=empty if replace else ["true"],
+                user="root",
+                host_config=host_config,
+                labels={},
+            )
+            try:
+                api.start(name)
+                code = int(api.wait(name).get("StatusCode", -1))
+                if code != 0:
+                    raise EngineError(f"fill volume {volume}: emptying it failed ({code})")
+                if not api.put_archive(name, "/", data):
+                    raise EngineError(f"fill volume {volume}: the engine refused the files")
             finally:
                 with contextlib.suppress(docker.errors.DockerException):
                     api.remove_container(name, force=True)

@@ -1,4 +1,5 @@
-"""What ``colla prune`` forgets: old revisions, and the images no one needs any more."""
+"""What ``colla prune`` forgets: old revisions, and the images and pre-upgrade dumps no
+one needs any more."""
 
 from __future__ import annotations
 
@@ -30,3 +31,10 @@ def unneeded_images(
     container uses, sorted."""
     needed = {r.image_id for r in after} | set(in_use)
     return sorted({r.image_id for r in before} - needed)
+
+
+def unneeded_dumps(before: Iterable[Revision], after: Iterable[Revision]) -> list[str]:
+    """The pre-upgrade dumps (their names) that forgotten revisions named and no kept
+    revision does: a rollback can no longer restore them, so they only fill the disk."""
+    needed = {r.backup for r in after if r.backup}
+    return sorted({r.backup for r in before if r.backup} - needed)

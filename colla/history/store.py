@@ -14,6 +14,7 @@ import os
 import sqlite3
 import stat
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ CREATE TABLE IF NOT EXISTS operations (
     started_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     operation_id INTEGER NOT NULL,
@@ -69,7 +74,7 @@ CREATE TABLE IF NOT EXISTS journal (
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = {"revisions", "operations", "journal", "sqlite_sequence"}
+_TABLES = {"revisions", "operations", "journal", "meta", "sqlite_sequence"}
 
 
 def _check_is_history(path: Path) -> None:
@@ -111,6 +116,34 @@ def _check_is_history(path: Path) -> None:
             f"{where}: an SQLite database that is not colla's history "
             f"(tables {quote(', '.join(foreign))})"
         )
+
+
+def deployment_of(path: Path) -> str | None:
+    """The deployment a history file belongs to, read without changing the file; None
+    when it has none (no file, or a history from before colla recorded it)."""
+    _check_is_history(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    uri = path.absolute().as_uri()
+    # With a write-ahead log beside it (a colla running, or killed), the row may be
+    # there: read-only, the log included. Without one, everything is in the file: read
+    # as immutable, which leaves no -wal or -shm file behind.
+    wal = path.with_name(path.name + "-wal").exists()
+    for options in ("mode=ro", "mode=ro&immutable=1")[0 if wal else 1 :]:
+        try:
+            db = sqlite3.connect(f"{uri}?{options}", uri=True)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE key = 'deployment'").fetchone()
+            finally:
+                db.close()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return None  # made by a colla from before the meta table
+            continue
+        except sqlite3.Error as e:
+            raise BadInput(f"{path}: unreadable SQLite database: {e}") from None
+        return str(row[0]) if row else None
+    raise BadInput(f"{path}: cannot read colla's history")
 
 
 def now() -> str:
@@ -198,6 +231,12 @@ class History:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            # Which deployment this is: made once, with the history, and carried by its
+            # backups, so that a restore can tell its own archive from another cloud's.
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('deployment', ?)",
+                (uuid.uuid4().hex,),
+            )
         except (OSError, sqlite3.Error) as e:
             raise CollaError(f"{path}: cannot open the history: {e}") from None
 
@@ -215,6 +254,24 @@ class History:
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+    @property
+    def deployment(self) -> str:
+        """This deployment's identity (made with its history, kept by a restore)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'deployment'").fetchone()
+        return str(row[0])
+
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of the whole history at ``path`` (mode 0600), made while
+        other commands may read it."""
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        os.close(fd)
+        target = sqlite3.connect(path)
+        try:
+            with self._lock:
+                self._db.backup(target)
+        finally:
+            target.close()
 
     # revisions ----------------------------------------------------------------------
 

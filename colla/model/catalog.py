@@ -154,6 +154,16 @@ class DatabaseServerDef(_Model):
     restore: str
     # Prints each database's schema version, one line each: whether a migration changed it.
     versions: str
+    # A script (run with ``sh``) that loads a dump into a private server on a data
+    # directory, made when empty, and prints ``database<TAB>table<TAB>rows`` for each
+    # query of an optional counts file: a backup's proof (a scratch directory) and a
+    # restore (the server's own volume, while no server runs on it). Arguments: the data
+    # directory, the dump, the counts file or "".
+    load_script: FileDef
+    # The server container's volume that holds its data directory (where a restore loads).
+    data_volume: str
+    # The counts file's query of one table: Jinja with ``database`` and ``table``.
+    count_query: str
 
 
 class AdminDef(_Model):
@@ -225,7 +235,14 @@ class ServiceData(_Model):
     # (the message bus's transport_url): Jinja, see templates.py for its values.
     client_url: str | None = None
     host_features: tuple[HostFeature, ...] = ()
+    # Volumes whose data a backup holds and a restore puts back (the keys a database
+    # does not hold, an image store). The database server's data goes as a dump instead.
+    backup_volumes: tuple[str, ...] = ()
     bootstrap: tuple[TaskDef, ...] = ()
+    # The steps of `colla rotate-keys`, in order, on the service's first host: each makes
+    # a new staged key beside the ones in use, so that nothing signed or encrypted
+    # before stops working (see keystone's).
+    rotate_keys: tuple[TaskDef, ...] = ()
     # Steps run once the containers are healthy (e.g. mapping new compute hosts).
     post_start: tuple[TaskDef, ...] = ()
     upgrade: UpgradeDef = UpgradeDef()

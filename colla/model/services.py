@@ -48,8 +48,10 @@ class ServiceDef:
     probe: Probe | None
     client_url: str | None
     host_features: tuple[HostFeature, ...]
+    backup_volumes: tuple[str, ...]
     bootstrap: tuple[TaskDef, ...]
     post_start: tuple[TaskDef, ...]
+    rotate_keys: tuple[TaskDef, ...]
     upgrade: UpgradeDef
     containers: tuple[ContainerDef, ...]
 
@@ -162,7 +164,7 @@ class ServiceCatalog:
         """Every volume any service's containers or steps use, before the prefix."""
         names: set[str] = set()
         for s in self.services.values():
-            steps = (*s.containers, *s.bootstrap, *s.post_start, *s.upgrade.migrate)
+            steps = (*s.containers, *s.bootstrap, *s.post_start, *s.rotate_keys, *s.upgrade.migrate)
             for step in (*steps, *s.upgrade.contract):
                 names.update(step.volumes)
         return names

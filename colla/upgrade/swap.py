@@ -99,10 +99,19 @@ class Swapper:
     """Runs swap plans through the executor, recording history, and reverts or completes
     them."""
 
-    def __init__(self, executor: Executor, history: History, check: Check) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        history: History,
+        check: Check,
+        prove: Callable[[str], None] | None = None,
+    ) -> None:
         self.executor = executor
         self.history = history
         self.check = check
+        # Proves a dump the backup step made (by its name) before anything migrates:
+        # a restore from a dump that does not load would lose the database.
+        self.prove = prove
         self.say = executor.say
 
     def _step(self, op: int, step: Step, journal: Journal | None = None) -> None:
@@ -159,6 +168,8 @@ class Swapper:
             self._step(op, Step.BACKUP, journal)
             if plan.backup is not None:
                 self.run_task(plan.backup, Step.BACKUP)
+                if self.prove is not None:
+                    self.prove(plan.backup_name)
             if plan.migrate:
                 before = self._schema(plan)
                 journal = replace(journal, db_changed=True)

@@ -282,3 +282,24 @@ def test_a_swap_killed_at_each_step_is_recovered(
         assert restored is (step != "backup")  # the migration is journalled before it runs
         _old_serves(host, history)
     assert history.unfinished() == []
+
+
+def test_a_dump_that_does_not_prove_stops_the_swap_before_it_migrates(tmp_path: Path) -> None:
+    host = FakeEngine("node1")
+    swapper, history, plan, _ = _swap(tmp_path, host)
+    plan = replace(plan, backup_name="keystone-20261207T050000Z")
+    proven: list[str] = []
+
+    def prove(name: str) -> None:
+        proven.append(name)
+        raise CollaError(f"the dump {name}.sql did not load into a scratch server")
+
+    swapper.prove = prove
+    with pytest.raises(CollaError, match="did not load into a scratch server"):
+        swapper.run(plan)
+    assert proven == ["keystone-20261207T050000Z"]
+    # Nothing migrated, so nothing is restored, and the old version serves on.
+    assert [t.removeprefix(TASK_PREFIX) for t in host.tasks] == ["keystone-backup"]
+    assert host.stored["keystone"].info.labels == {LABEL_HASH: "old"}
+    op = history.operation(1)
+    assert op is not None and op.state == "reverted"

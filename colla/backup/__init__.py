@@ -1,0 +1,1 @@
+"""Backups of a whole deployment, proven by loading them, and their restore."""
