@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from colla.catalog import load_services
+from colla.certs import check_certificates, expiring
 from colla.cli.console import out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT
 from colla.deploy import deployment
@@ -235,6 +236,9 @@ def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> 
     for probe in probes:
         mark = "[green]ok[/]  " if probe.ok else "[red]FAIL[/]"
         out.print(f"{mark} {probe.name:<22} {escape(probe.detail)} ({probe.seconds:.1f} s)")
+    # Certificates near their expiry warn; a bad one (key, signer, expired) fails.
+    for line in expiring(check_certificates(site)):
+        out.print(f"[yellow]warn[/] {'certificates':<22} {escape(line)}")
     failed = [p.name for p in probes if not p.ok]
     if failed:
         raise CollaError(f"check failed: {', '.join(failed)}")

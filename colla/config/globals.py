@@ -21,6 +21,9 @@ _LOG_SIZE = r"^[1-9][0-9]{0,5}[kmg]$"
 # all by default), so logs cannot fill the disk and `colla logs` reads a bounded file.
 DOCKER_LOG_MAX_SIZE = "50m"
 DOCKER_LOG_MAX_FILE = 5
+# A host name of letters, digits and hyphens in dot-separated labels, or an address.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_FQDN = rf"^{_LABEL}(?:\.{_LABEL})*\.?$|^[0-9a-fA-F:.]+$"
 # kolla-ansible's own files write the flags as quoted "yes"/"no" strings.
 _YES_NO = {"yes": True, "no": False}
 
@@ -38,6 +41,17 @@ class Globals(pydantic.BaseModel):
     network_interface: Interface
     api_interface: Interface | None = None
     kolla_internal_vip_address: str | None = None
+    # TLS names and files (kolla-ansible's keys; `colla certs`). The FQDNs default to the
+    # VIPs, the external VIP to the internal one; relative paths are under the config
+    # directory. kolla_admin_openrc_cacert: the CA that signed the operator's own
+    # certificates (default: colla's CA, ca/root.crt in kolla_certificates_dir).
+    kolla_external_vip_address: str | None = None
+    kolla_internal_fqdn: str | None = pydantic.Field(default=None, pattern=_FQDN, max_length=253)
+    kolla_external_fqdn: str | None = pydantic.Field(default=None, pattern=_FQDN, max_length=253)
+    kolla_certificates_dir: str = "certificates"
+    kolla_external_fqdn_cert: str | None = None
+    kolla_internal_fqdn_cert: str | None = None
+    kolla_admin_openrc_cacert: str | None = None
     docker_registry: str | None = None
     docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
     # The interface on network hosts that carries the flat provider network ("physnet1");
@@ -96,7 +110,7 @@ class Globals(pydantic.BaseModel):
             raise ValueError("colla builds Debian images only; set 'debian' or remove the key")
         return value
 
-    @pydantic.field_validator("kolla_internal_vip_address")
+    @pydantic.field_validator("kolla_internal_vip_address", "kolla_external_vip_address")
     @classmethod
     def _ip_address(cls, value: str | None) -> str | None:
         if value is None:
