@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from colla.certs import TlsMaterial, load_tls
 from colla.config.globals import Globals, load_globals
 from colla.config.inventory import Inventory, all_in_one, load_inventory
 from colla.config.passwords import Passwords, load_passwords
@@ -31,6 +32,8 @@ class Project:
     # Each override file under config/ → its text; which file reaches which rendered
     # file is colla.deploy.overrides' business.
     overrides: Mapping[Path, str]
+    # The CA and HAProxy's certificates, read and checked once when TLS is on.
+    tls: TlsMaterial | None = None
 
 
 def absolute(path: Path) -> Path:
@@ -79,13 +82,14 @@ def _read_overrides(config_dir: Path) -> dict[Path, str]:
 
 
 def load_project(
-    config_dir: Path, catalog: ServiceCatalog, inventory: Path | None = None
+    config_dir: Path, catalog: ServiceCatalog, inventory: Path | None = None, tls: bool = True
 ) -> Project:
     """Load and validate the config directory against the service catalog.
 
     The project holds ``config_dir`` as an absolute path: it becomes the source of
     every container's config bind, and Docker reads a relative source (``mariadb``)
-    as the name of a volume.
+    as the name of a volume. ``tls``: read and check the TLS files when TLS is on
+    (False only for `colla certs`, which makes them).
     """
     config_dir = absolute(config_dir)
     globals_path = config_dir / "globals.yml"
@@ -109,4 +113,12 @@ def load_project(
         overrides=_read_overrides(config_dir),
     )
     check_overrides(project, catalog)
+    if globals_.tls:
+        if "haproxy" not in enabled:
+            raise BadInput(
+                f"{globals_path}: kolla_enable_tls_internal/external: HAProxy terminates "
+                "TLS; set enable_haproxy: true"
+            )
+        if tls:
+            project = replace(project, tls=load_tls(config_dir, globals_))
     return project

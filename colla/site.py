@@ -53,10 +53,11 @@ class Site:
         return frozenset(enabled_services(self.project, self.catalog))
 
 
-def load_site(config_dir: Path, inventory: Path | None = None) -> Site:
+def load_site(config_dir: Path, inventory: Path | None = None, tls: bool = True) -> Site:
     """Load and check the project of ``config_dir`` (and ``inventory``, given with -i)
-    against the service catalog: the one place a command reads its input."""
+    against the service catalog: the one place a command reads its input. ``tls``:
+    False only for `colla certs`, which makes the TLS files the others read."""
     catalog = load_services()
-    project = load_project(config_dir, catalog, inventory)
+    project = load_project(config_dir, catalog, inventory, tls)
     check_dependencies(project, catalog)
     return Site(project, catalog)

@@ -38,6 +38,7 @@ E2E_ORDER = (
     "test_upgrade_apis",  # Glance and Placement
     "test_engine_restart",  # it restarts dockerd
     "test_upgrade_haproxy",  # it leaves HAProxy on
+    "test_tls",  # it turns TLS on behind HAProxy, and leaves it on
     "test_stop",  # last of the all-in-one modules: it stops the cloud
     "test_multinode",  # the lab last: the all-in-one cloud is stopped for it
 )

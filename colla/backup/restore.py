@@ -108,6 +108,14 @@ def refuse_running(site: Site, engines: Mapping[str, Engine], source: Path) -> N
         )
 
 
+def data_in_the_way(site: Site, engines: Mapping[str, Engine]) -> list[str]:
+    """The database server's data volume, when it exists already: its databases are
+    replaced by the backup's, and what was written since the backup is lost."""
+    db = database_host(site)
+    volume = site.project.globals.colla_volume_prefix + db.how.data_volume
+    return [f"{db.node}/{volume}"] if volume in engines[db.node].all_volumes() else []
+
+
 def check_catalog(site: Site, manifest: archive.Manifest, source: Path) -> None:
     """BadInput when the archive names a volume this catalog cannot place."""
     for volume, service in manifest.volumes.items():

@@ -28,6 +28,7 @@ from colla.backup.tasks import (
     remove_task,
     run_collecting,
 )
+from colla.certs import cert_paths
 from colla.deploy.infra import BACKUP_VOLUME
 from colla.deploy.taskspecs import image_ref
 from colla.engine import Engine
@@ -129,6 +130,9 @@ def _config_files(site: Site, staged: Path) -> None:
     if project.inventory_path is not None:
         paths.append(project.inventory_path)
     paths += list(project.overrides)
+    # The CA and its certificates: a restored cloud keeps the CA its clients trust.
+    certs = cert_paths(site.config_dir, project.globals)
+    paths += [certs.ca_cert, certs.ca_key, certs.internal, certs.external]
     for path in paths:
         if not path.is_file():
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from colla.backup import archive
 from colla.backup.restore import (
     check_catalog,
     check_deployment,
+    data_in_the_way,
     put_back,
     refuse_running,
     write_config,
@@ -93,6 +95,9 @@ def restore(
     deploy: bool = typer.Option(
         True, "--deploy/--no-deploy", help="Then start the cloud (colla deploy)."
     ),
+    yes: bool = typer.Option(
+        False, "--yes", help="Replace the databases of a data volume that exists, unasked."
+    ),
     config_dir: Path = CONFIG_DIR,
     inventory: Path | None = INVENTORY,
 ) -> None:
@@ -109,6 +114,7 @@ def restore(
             check_catalog(site, manifest, source)
             engines = deployment.engines_for(site.project, DockerEngine.connect())
             refuse_running(site, engines, source)
+            _confirm(data_in_the_way(site, engines), manifest.created, yes)
         except BaseException:
             written.undo()
             raise
@@ -124,6 +130,20 @@ def restore(
     )
     if deploy:
         deploy_cli.deploy(config_dir, inventory, None)
+
+
+def _confirm(volumes: list[str], created: str, yes: bool) -> None:
+    """Ask before databases that exist are replaced (--yes: do not ask)."""
+    if not volumes or yes:
+        return
+    what = (
+        f"{', '.join(volumes)} holds databases: they are replaced by the backup's of "
+        f"{created}, and everything written since is lost"
+    )
+    if not sys.stdin.isatty():
+        raise BadInput(f"restore: {what}; pass --yes to go on; nothing changed")
+    if not typer.confirm(f"{what}. Go on?", default=False):
+        raise BadInput("restore: not confirmed; nothing changed")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from colla.certs import check_certificates, ensure_certificates, expiring
+from colla.authority import ensure_certificates
+from colla.certs import check_certificates, expiring
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY
 from colla.deploy.rotation import rotate_keys
@@ -42,7 +43,7 @@ def certs(
 ) -> None:
     """Make a CA and HAProxy's certificates where the operator brought none (keys 0600),
     or with --check print each one's subject, names and expiry."""
-    site = load_site(config_dir, inventory)
+    site = load_site(config_dir, inventory, tls=False)
     if not check:
         with locked(config_dir):
             for line in ensure_certificates(site, renew):

@@ -19,6 +19,7 @@ from colla.deploy.check import run_checks
 from colla.deploy.credentials import admin_auth
 from colla.deploy.nodes import parse_limit
 from colla.deploy.stopping import stop_in_order
+from colla.deploy.templates import base_url
 from colla.engine import ContainerInfo, DockerEngine, Engine
 from colla.errors import BadInput, CollaError
 from colla.lock import locked
@@ -232,7 +233,7 @@ def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> 
     site = load_site(config_dir, inventory)
     services = [site.catalog[name] for name in sorted(site.enabled)]
     auth = admin_auth(site.project, site.catalog, site.topology)
-    probes = run_checks(auth, services, site.topology.internal_address)
+    probes = run_checks(auth, services, lambda port: base_url(site.project, site.topology, port))
     for probe in probes:
         mark = "[green]ok[/]  " if probe.ok else "[red]FAIL[/]"
         out.print(f"{mark} {probe.name:<22} {escape(probe.detail)} ({probe.seconds:.1f} s)")

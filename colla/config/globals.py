@@ -26,6 +26,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FQDN = rf"^{_LABEL}(?:\.{_LABEL})*\.?$|^[0-9a-fA-F:.]+$"
 # kolla-ansible's own files write the flags as quoted "yes"/"no" strings.
 _YES_NO = {"yes": True, "no": False}
+_FLAG_KEYS = {"kolla_enable_tls_internal", "kolla_enable_tls_external"}
 
 
 class Globals(pydantic.BaseModel):
@@ -52,6 +53,11 @@ class Globals(pydantic.BaseModel):
     kolla_external_fqdn_cert: str | None = None
     kolla_internal_fqdn_cert: str | None = None
     kolla_admin_openrc_cacert: str | None = None
+    # HAProxy terminates TLS on the VIP(s) (needs enable_haproxy and `colla certs`):
+    # internal: every service and client reaches the APIs over https, trusting the CA
+    # copied into the containers; external: the public endpoints are https.
+    kolla_enable_tls_internal: bool = False
+    kolla_enable_tls_external: bool = False
     docker_registry: str | None = None
     docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
     # The interface on network hosts that carries the flat provider network ("physnet1");
@@ -83,6 +89,11 @@ class Globals(pydantic.BaseModel):
         default="", pattern=r"^(?:[a-z0-9][a-z0-9_.\-]{0,31})?$"
     )
     enabled: dict[str, bool] = {}
+
+    @property
+    def tls(self) -> bool:
+        """Whether HAProxy terminates TLS on any VIP."""
+        return self.kolla_enable_tls_internal or self.kolla_enable_tls_external
 
     @property
     def fernet_max_active_keys(self) -> int:
@@ -146,6 +157,9 @@ def load_globals(
         if name == "enabled":
             # Internal field, filled from the enable_ keys; not a key of the file.
             raise BadInput(f"{path}: unknown key 'enabled' (use enable_<service>: true)")
+        if name in _FLAG_KEYS:
+            plain[name] = _flag(path, name, value)
+            continue
         if not name.startswith(_ENABLE_PREFIX):
             plain[name] = value
             continue

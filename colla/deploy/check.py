@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import ssl
 import time
 import urllib.request
 import warnings
@@ -44,18 +45,22 @@ def _probe(name: str, action: Callable[[], str]) -> Probe:
 
 
 def run_checks(
-    auth: dict[str, str], services: Sequence[ServiceDef], address: str | None = None
+    auth: dict[str, str],
+    services: Sequence[ServiceDef],
+    reach: Callable[[int], str] | None = None,
 ) -> list[Probe]:
     """Token, catalog, the probe of each enabled service that declares one, and the
-    dashboard's login page on ``address`` when the service with that probe is enabled."""
+    dashboard's login page at ``reach(port)`` (a base URL) when the service with that
+    probe is enabled."""
     # The SDK warns about its own future; an operator running a check cannot act on it.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         probes = _run_checks(auth, services)
     dashboards = [s for s in services if s.probe == "dashboard"]
-    if dashboards and address is not None:
-        base = f"http://{address}:{dashboards[0].port}"
-        probes.append(_probe("dashboard", lambda: _dashboard(base)))
+    if dashboards and reach is not None:
+        base = reach(dashboards[0].port)
+        cafile = auth.get("cacert")
+        probes.append(_probe("dashboard", lambda: _dashboard(base, cafile)))
     return probes
 
 
@@ -125,9 +130,10 @@ def _network(conn: Any) -> str:
     return f"{len(agents)} agents alive ({kinds})"
 
 
-def _dashboard(base: str) -> str:
+def _dashboard(base: str, cafile: str | None = None) -> str:
     url = base.rstrip("/") + "/auth/login/"
-    with urllib.request.urlopen(url, timeout=30) as response:
+    context = ssl.create_default_context(cafile=cafile) if url.startswith("https:") else None
+    with urllib.request.urlopen(url, timeout=30, context=context) as response:
         body = response.read().decode("utf-8", "replace")
     if "csrfmiddlewaretoken" not in body:
         raise RuntimeError(f"GET {url}: no login form in the page")

@@ -19,8 +19,8 @@ CLOUD_NAME = "colla"
 def admin_auth(project: Project, catalog: ServiceCatalog, topology: Topology) -> dict[str, str]:
     """Keyword arguments for ``openstack.connect`` as the identity service's admin."""
     admin = catalog.identity_server()[1].admin
-    return {
-        "auth_url": f"{identity_url(catalog, topology)}/v3",
+    auth = {
+        "auth_url": f"{identity_url(project, catalog, topology)}/v3",
         "username": admin.user,
         "password": project.passwords[admin.password],
         "project_name": admin.project,
@@ -30,6 +30,10 @@ def admin_auth(project: Project, catalog: ServiceCatalog, topology: Topology) ->
         "interface": "internal",
         "identity_api_version": "3",
     }
+    if project.tls is not None and project.globals.kolla_enable_tls_internal:
+        # The internal side is https: verified with the CA on this machine.
+        auth["cacert"] = str(project.tls.ca_path)
+    return auth
 
 
 def openrc_text(auth: dict[str, str]) -> str:
@@ -45,6 +49,8 @@ def openrc_text(auth: dict[str, str]) -> str:
         "OS_INTERFACE": auth["interface"],
         "OS_IDENTITY_API_VERSION": auth["identity_api_version"],
     }
+    if "cacert" in auth:
+        keys["OS_CACERT"] = auth["cacert"]
     lines = ["# colla: admin credentials of this cloud. Keep this file private."]
     # Quoted for the shell that sources it: a password may hold quotes, $ or `.
     lines += [f"export {k}={shell(v)}" for k, v in keys.items()]
@@ -69,6 +75,8 @@ def clouds_yaml_text(auth: dict[str, str]) -> str:
         "interface": auth["interface"],
         "identity_api_version": 3,
     }
+    if "cacert" in auth:
+        cloud["cacert"] = auth["cacert"]
     return yaml.safe_dump({"clouds": {CLOUD_NAME: cloud}}, sort_keys=True)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from colla.deploy.taskspecs import Run, catalog_task, task_spec
-from colla.deploy.templates import REGION, ServiceRenderer, identity_url
+from colla.deploy.templates import REGION, ServiceRenderer, base_url, identity_url
 from colla.model.catalog import FileDef
 from colla.model.services import ServiceCatalog, ServiceDef
 from colla.model.specs import RenderedFile, TaskSpec
@@ -65,9 +65,14 @@ def _register_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | Non
     assert keystone is not None
     project = cloud.project
     identity, how = cloud.catalog.identity_server()
-    base = f"http://{cloud.topology.internal_address}:{keystone.port}{keystone.path}"
+    internal = base_url(project, cloud.topology, keystone.port) + keystone.path
+    public = base_url(project, cloud.topology, keystone.port, public=True) + keystone.path
+    r = ServiceRenderer(project, cloud.catalog, cloud.topology, service, tag)
+    ca = r.ca_files()
     spec = {
-        "auth_url": identity_url(cloud.catalog, cloud.topology),
+        "auth_url": identity_url(project, cloud.catalog, cloud.topology),
+        # The CA to verify the identity service with ("": plain http).
+        "cacert": ca[0].dest if ca else "",
         "admin": {
             "username": how.admin.user,
             "password": project.passwords[how.admin.password],
@@ -81,7 +86,7 @@ def _register_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | Non
             "roles": list(keystone.roles),
         },
         "service": {"name": keystone.name, "type": keystone.type},
-        "endpoints": {"public": base, "internal": base, "admin": base},
+        "endpoints": {"public": public, "internal": internal, "admin": internal},
     }
     script_name = how.register_script
     script = (identity.directory / script_name).read_text(encoding="utf-8")
@@ -90,6 +95,7 @@ def _register_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | Non
             "register.json", f"{TASK_DIR}/register.json", "root", "0600", json.dumps(spec, indent=2)
         ),
         RenderedFile(script_name, f"{TASK_DIR}/{script_name}", "root", "0644", script),
+        *ca,
     ]
     command = f"python3 {TASK_DIR}/{script_name} {TASK_DIR}/register.json"
     where = (f"{service.name}-register", service.name, node)

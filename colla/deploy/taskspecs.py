@@ -83,7 +83,8 @@ def task_spec(
 
 def catalog_task(r: ServiceRenderer, project: Project, node: str, item: TaskDef) -> TaskSpec:
     """A task the catalog declares (a bootstrap, post-start or upgrade step)."""
-    files = [r.file(f, node, item) for f in item.config]
+    wanted = [f for f in item.config if r.wanted(f, node, item)]
+    files = [r.file(f, node, item) for f in wanted] + r.ca_files()
     return task_spec(
         project,
         (item.name, r.service.name, node),

@@ -63,9 +63,30 @@ def _rabbitmq_hash(password: str) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
-def identity_url(catalog: ServiceCatalog, topology: Topology) -> str:
+CA_FILE = "/etc/ssl/colla-ca.crt"  # the CA inside every container, when TLS is on
+
+
+def base_url(project: Project, topology: Topology, port: int, public: bool = False) -> str:
+    """Where clients reach an API's ``port``: on the internal side (the internal FQDN or
+    VIP) or the public one (the external FQDN or VIP), over https where HAProxy
+    terminates TLS for that side."""
+    g = project.globals
+    if public:
+        host = g.kolla_external_fqdn or g.kolla_external_vip_address or topology.internal_address
+        tls = g.kolla_enable_tls_external
+    else:
+        host = g.kolla_internal_fqdn or topology.internal_address
+        tls = g.kolla_enable_tls_internal
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"{'https' if tls else 'http'}://{host}:{port}"
+
+
+def identity_url(
+    project: Project, catalog: ServiceCatalog, topology: Topology, public: bool = False
+) -> str:
     """The identity service's URL for clients and for the other services."""
-    return f"http://{topology.internal_address}:{catalog.provider('identity').port}"
+    return base_url(project, topology, catalog.provider("identity").port, public)
 
 
 def _servers(
@@ -142,8 +163,13 @@ class ServiceRenderer:
             "region": REGION,
             "database_address": topology.database_address,
             "memcache_servers": ",".join(_servers(project, catalog, topology, "cache")),
-            "keystone_internal_url": identity_url(catalog, topology),
-            "keystone_public_url": identity_url(catalog, topology),
+            "keystone_internal_url": identity_url(project, catalog, topology),
+            "keystone_public_url": identity_url(project, catalog, topology, public=True),
+            # TLS: the CA file the services' clients verify the internal side with
+            # ("" when the internal side is plain http), and HAProxy's bundles.
+            "ca_file": CA_FILE if project.globals.kolla_enable_tls_internal else "",
+            "tls": project.tls,
+            "public_url": lambda port: base_url(project, topology, port, public=True),
             "internal_address": topology.internal_address,
             "apis": _apis(project, catalog, topology),
             "api_port": self.api_port,
@@ -204,6 +230,8 @@ class ServiceRenderer:
             f"username = {keystone.user}",
             f"password = {ini(self.passwords[keystone.password])}",
         ]
+        if self.base_context["ca_file"]:
+            lines.append(f"cafile = {self.base_context['ca_file']}")
         return "\n".join(lines) + "\n"
 
     def context(self, node: str, container: str | None = None) -> dict[str, Any]:
@@ -236,11 +264,31 @@ class ServiceRenderer:
         """A container's files, and the digests of the passwords it uses: those its
         files hold and those its service declares (which its bootstrap sets)."""
         self.passwords.read.clear()
-        files = [self.file(item, node, owner) for item in items]
+        wanted = [item for item in items if self.wanted(item, node, owner)]
+        files = [self.file(item, node, owner) for item in wanted] + self.ca_files()
         used = self.passwords.read | set(self.service.passwords)
         values = self.project.passwords.values
         secrets = tuple(sorted((k, secret_digest(k, values[k])) for k in used if k in values))
         return files, secrets
+
+    def wanted(self, item: FileDef, node: str, owner: TaskDef) -> bool:
+        """Whether ``item`` is installed on ``node`` (its ``when``, if any, is true)."""
+        if item.when is None:
+            return True
+        try:
+            test = self.env.compile_expression(item.when)
+            return bool(test(self.context(node, owner.name)))
+        except jinja2.TemplateError as e:
+            where = self.service.directory / "service.yaml"
+            raise BadInput(f"{where}: {item.template}: when: {e}") from None
+
+    def ca_files(self) -> list[RenderedFile]:
+        """The CA, for every container and task to verify the internal side with, when
+        HAProxy terminates TLS there (kolla_copy_ca_into_containers, always on)."""
+        tls = self.project.tls
+        if tls is None or not self.project.globals.kolla_enable_tls_internal:
+            return []
+        return [RenderedFile("colla-ca.crt", CA_FILE, "root", "0644", tls.ca)]
 
     def file(self, item: FileDef, node: str, owner: TaskDef) -> RenderedFile:
         """One of ``owner``'s files (a container's or a task's) for ``node``, with the

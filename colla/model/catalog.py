@@ -33,6 +33,9 @@ class FileDef(_Model):
     # A MySQL option file: a key alone on its line is a flag (``skip-name-resolve``), in
     # colla's rendering and in the operator's override.
     bare_keys: bool = False
+    # A Jinja expression (the template context): the file is installed only where it
+    # is true, e.g. HAProxy's certificates only when TLS is on.
+    when: str | None = None
 
     @property
     def name(self) -> str:

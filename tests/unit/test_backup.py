@@ -106,6 +106,7 @@ def test_the_proofs_output_is_read_with_its_escapes() -> None:
 def test_a_backup_holds_the_dump_volumes_config_and_history_and_is_proven(
     site: Site, fake: FakeEngine, history: History
 ) -> None:
+    assert run(["certs", "-c", str(site.config_dir)]) == ExitStatus.OK
     taken = take_backup(site, {"localhost": fake}, history, _say)
     assert taken.path.parent == site.config_dir / "backups"
     assert stat.S_IMODE(taken.path.stat().st_mode) == 0o600
@@ -123,6 +124,8 @@ def test_a_backup_holds_the_dump_volumes_config_and_history_and_is_proven(
         assert (scratch / archive.DUMP).read_bytes() == DUMP
         assert (scratch / "config/globals.yml").is_file()
         assert (scratch / "config/passwords.yml").is_file()
+        assert (scratch / "config/certificates/ca/root.key").is_file()
+        assert (scratch / "config/certificates/haproxy-internal.pem").is_file()
         assert deployment_of(scratch / archive.HISTORY) == history.deployment
         with tarfile.open(scratch / "volumes/keystone_fernet_keys.tar") as tar:
             assert tar.getnames() == ["colla-target/0"]
@@ -294,3 +297,24 @@ def test_a_restore_puts_back_history_volumes_and_databases(
     assert ran == [TASK_PREFIX + "mariadb-restore-load", TASK_PREFIX + "mariadb-backup-clean"]
     load = fake.ran[0]
     assert load.volumes.get("mariadb") == "/var/lib/mysql"
+
+
+def test_a_restore_over_existing_databases_asks_for_yes(
+    site: Site,
+    fake: FakeEngine,
+    history: History,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = _archive(site, fake, history)
+    fake.create_volume("mariadb", {LABEL_MANAGED: "true"})  # a stopped cloud's data
+    fresh = tmp_path / "fresh"
+    capsys.readouterr()
+    code = run(["restore", str(path), "-c", str(fresh), "--no-deploy"])
+    err = capsys.readouterr().err
+    assert code != ExitStatus.OK
+    assert "localhost/mariadb holds databases: they are replaced" in err
+    assert "pass --yes" in err and len(err.strip().splitlines()) == 1
+    assert not (fresh / "history.sqlite").exists()
+    assert run(["restore", str(path), "-c", str(fresh), "--no-deploy", "--yes"]) == 0
+    assert deployment_of(fresh / "history.sqlite") == history.deployment

@@ -11,7 +11,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from colla.certs import CertInfo, _pem_key, cert_paths, expiring, make_ca, make_leaf
+from colla.authority import _pem_key, make_ca, make_leaf
+from colla.certs import CertInfo, cert_paths, expiring
 from colla.cli.app import run
 from colla.errors import ExitStatus
 from colla.site import load_site
@@ -39,7 +40,8 @@ def test_certs_makes_a_ca_and_both_bundles_with_the_sites_names(
     config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["certs", "-c", str(config_dir)]) == ExitStatus.OK
-    paths = cert_paths(load_site(config_dir))
+    site = load_site(config_dir)
+    paths = cert_paths(site.config_dir, site.project.globals)
     assert stat.S_IMODE(paths.ca_key.stat().st_mode) == 0o600
     assert stat.S_IMODE(paths.internal.stat().st_mode) == 0o600
     assert stat.S_IMODE(paths.external.stat().st_mode) == 0o600
@@ -67,7 +69,8 @@ def test_a_certificate_near_its_expiry_warns_and_colla_renews_its_own(
     config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["certs", "-c", str(config_dir)]) == ExitStatus.OK
-    paths = cert_paths(load_site(config_dir))
+    site = load_site(config_dir)
+    paths = cert_paths(site.config_dir, site.project.globals)
     ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
     ca_key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
     old, key = make_leaf(ca, ca_key, ["localhost"], NOW - datetime.timedelta(days=350))  # type: ignore[arg-type]
@@ -93,7 +96,8 @@ def test_a_bad_certificate_is_refused_with_one_line_and_nothing_changes(
     config_dir: Path, capsys: pytest.CaptureFixture[str], bad: str, message: str
 ) -> None:
     assert run(["certs", "-c", str(config_dir)]) == ExitStatus.OK
-    paths = cert_paths(load_site(config_dir))
+    site = load_site(config_dir)
+    paths = cert_paths(site.config_dir, site.project.globals)
     ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
     ca_key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
     other_ca, other_key = make_ca(NOW - datetime.timedelta(days=800))

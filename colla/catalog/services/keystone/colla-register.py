@@ -25,7 +25,9 @@ def main(path: str) -> None:
         user_domain_id="default",
         project_domain_id="default",
     )
-    api = Identity(session.Session(auth=auth), spec["auth_url"].rstrip("/") + "/v3")
+    # Over https (TLS on HAProxy's internal side), the CA colla copied into the container.
+    verify = spec.get("cacert") or True
+    api = Identity(session.Session(auth=auth, verify=verify), spec["auth_url"].rstrip("/") + "/v3")
     project = api.ensure("projects", {"name": spec["service_project"], "domain_id": "default"})
     user = spec["user"]
     user_id = api.ensure(

@@ -1,0 +1,130 @@
+"""TLS on HAProxy's VIP: what a TLS project renders (HAProxy's binds and bundles, the CA
+in every container, https endpoints, every client's CA), what a plain one keeps, and
+the refusals: TLS without HAProxy, without certificates."""
+
+from __future__ import annotations
+
+import configparser
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from colla.catalog import load_services
+from colla.cli.app import run
+from colla.config.example import write_example
+from colla.config.passwords import generate_passwords
+from colla.deploy.credentials import admin_auth, clouds_yaml_text, openrc_text
+from colla.deploy.desired import desired_state
+from colla.deploy.templates import CA_FILE
+from colla.errors import BadInput, ExitStatus
+from colla.model.specs import NodeSpecs
+from colla.model.topology import Topology
+from colla.project import Project, load_project
+
+VIP = "127.0.0.2"
+TOPOLOGY = Topology({"localhost": "127.0.0.1"}, VIP, "127.0.0.1")
+TLS = """
+enable_haproxy: true
+kolla_enable_tls_internal: "yes"
+kolla_enable_tls_external: true
+"""
+
+
+def _config(tmp_path: Path, extra: str, certs: bool = True) -> Path:
+    catalog = load_services()
+    config_dir = tmp_path / "config"
+    write_example(config_dir, catalog.defaults())
+    generate_passwords(
+        config_dir / "passwords.yml", catalog.required_passwords(set(catalog.services))
+    )
+    path = config_dir / "globals.yml"
+    text = path.read_text().replace('kolla_internal_vip_address: "127.0.0.1"', "")
+    path.write_text(f"{text}\n{extra}")
+    if certs:
+        # colla certs reads the interfaces for names; the same files, made here.
+        assert run(["certs", "-c", str(config_dir)]) == ExitStatus.OK
+    return config_dir
+
+
+@pytest.fixture
+def tls_project(tmp_path: Path) -> Project:
+    config_dir = _config(tmp_path, "")
+    with (config_dir / "globals.yml").open("a") as handle:
+        handle.write(TLS + f'kolla_internal_vip_address: "{VIP}"\n')
+    return load_project(config_dir, load_services())
+
+
+def _node(project: Project) -> NodeSpecs:
+    return desired_state(project, load_services(), TOPOLOGY)["localhost"]
+
+
+def _file(node: NodeSpecs, container: str, name: str) -> str:
+    (spec,) = [c for c in node.containers if c.name == container]
+    (found,) = [f for f in spec.files if f.name == name]
+    return found.content
+
+
+def test_haproxy_ends_tls_on_the_vip_with_its_bundle(tls_project: Project) -> None:
+    node = _node(tls_project)
+    cfg = _file(node, "haproxy", "haproxy.cfg")
+    assert f"bind {VIP}:5000 ssl crt /etc/haproxy/certs/haproxy-internal.pem" in cfg
+    bundle = _file(node, "haproxy", "haproxy-internal.pem")
+    assert "BEGIN CERTIFICATE" in bundle and "PRIVATE KEY" in bundle
+    (spec,) = [c for c in node.containers if c.name == "haproxy"]
+    assert {f.perm for f in spec.files if f.name.endswith(".pem")} == {"0600"}
+
+
+def test_every_container_trusts_the_ca_and_every_client_uses_it(tls_project: Project) -> None:
+    node = _node(tls_project)
+    assert tls_project.tls is not None
+    for spec in node.containers:
+        (ca,) = [f for f in spec.files if f.dest == CA_FILE]
+        assert ca.content == tls_project.tls.ca
+    nova = configparser.ConfigParser(interpolation=None, strict=False)
+    nova.read_string(_file(node, "nova_api", "nova.conf"))
+    assert nova["keystone_authtoken"]["auth_url"] == f"https://{VIP}:5000"
+    for section in ("keystone_authtoken", "placement", "neutron", "glance"):
+        assert nova[section]["cafile"] == CA_FILE
+    assert f"https://{VIP}:6080/" in nova["vnc"]["novncproxy_base_url"]
+    horizon = _file(node, "horizon", "local_settings.py")
+    assert f'OPENSTACK_SSL_CACERT = "{CA_FILE}"' in horizon
+    metadata = _file(node, "neutron_metadata_agent", "metadata_agent.ini")
+    assert "nova_metadata_protocol = https" in metadata
+
+
+def test_services_register_https_endpoints(tls_project: Project) -> None:
+    node = _node(tls_project)
+    (task,) = [t for t in node.tasks["glance"] if t.name == "glance-register"]
+    (spec,) = [f for f in task.files if f.name == "register.json"]
+    data = json.loads(spec.content)
+    assert data["endpoints"]["public"] == f"https://{VIP}:9292"
+    assert data["cacert"] == CA_FILE
+    assert any(f.dest == CA_FILE for f in task.files)
+
+
+def test_the_admins_files_carry_the_ca(tls_project: Project) -> None:
+    auth = admin_auth(tls_project, load_services(), TOPOLOGY)
+    assert auth["auth_url"] == f"https://{VIP}:5000/v3"
+    assert tls_project.tls is not None
+    ca = str(tls_project.tls.ca_path)
+    assert f"export OS_CACERT={ca}" in openrc_text(auth)
+    assert yaml.safe_load(clouds_yaml_text(auth))["clouds"]["colla"]["cacert"] == ca
+
+
+def test_a_plain_project_renders_no_tls(tmp_path: Path) -> None:
+    project = load_project(_config(tmp_path, "", certs=False), load_services())
+    node = _node(project)
+    assert project.tls is None
+    assert all(f.dest != CA_FILE for c in node.containers for f in c.files)
+    assert "cafile" not in _file(node, "nova_api", "nova.conf")
+
+
+def test_tls_without_haproxy_or_certificates_is_refused(tmp_path: Path) -> None:
+    no_haproxy = _config(tmp_path / "a", "kolla_enable_tls_internal: true\n", certs=False)
+    with pytest.raises(BadInput, match="HAProxy terminates TLS; set enable_haproxy: true"):
+        load_project(no_haproxy, load_services())
+    no_certs = _config(tmp_path / "b", TLS, certs=False)
+    with pytest.raises(BadInput, match=r"root\.crt: no such CA certificate \(run `colla certs`"):
+        load_project(no_certs, load_services())
