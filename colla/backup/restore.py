@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from colla.backup import archive
-from colla.backup.tasks import database_host, load_task, remove_task, run_collecting
+from colla.backup.tasks import database_host, load_task, remove_task
 from colla.config.globals import load_globals
 from colla.deploy.infra import BACKUP_VOLUME
+from colla.deploy.tasks import run_collecting
 from colla.deploy.taskspecs import image_ref
 from colla.engine import Engine
 from colla.engine.transfer import HELPER_MOUNT
@@ -41,12 +42,16 @@ class ConfigWritten:
 
     written: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)  # the operator's, differing from the archive's
+    made: list[Path] = field(default_factory=list)  # directories it had to make
 
     def undo(self) -> None:
-        """Remove the files this restore wrote (it is refused after all)."""
+        """Remove the files and directories this restore made (it is refused after all)."""
         for path in reversed(self.written):
             with contextlib.suppress(OSError):
                 path.unlink()
+        for directory in reversed(self.made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
 
 def check_deployment(
@@ -83,6 +88,8 @@ def write_config(scratch: Path, config_dir: Path) -> ConfigWritten:
             if not target.is_file() or target.read_bytes() != source.read_bytes():
                 done.kept.append(target)
             continue
+        missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+        done.made += reversed(missing)  # outermost first, so undo removes innermost first
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         with os.fdopen(fd, "wb") as handle:

@@ -26,10 +26,10 @@ from colla.backup.tasks import (
     parse_counts,
     proof_task,
     remove_task,
-    run_collecting,
 )
 from colla.certs import cert_paths
 from colla.deploy.infra import BACKUP_VOLUME
+from colla.deploy.tasks import run_collecting
 from colla.deploy.taskspecs import image_ref
 from colla.engine import Engine
 from colla.errors import CollaError

@@ -9,15 +9,12 @@ that knows MariaDB.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from colla.deploy import nodefiles
 from colla.deploy.escape import shell
 from colla.deploy.infra import BACKUP_MOUNT, BACKUP_VOLUME, TASK_DIR
-from colla.deploy.tasks import task_request
 from colla.deploy.taskspecs import Run, task_spec
 from colla.deploy.templates import ServiceRenderer
-from colla.engine import Engine
 from colla.errors import BadInput
 from colla.model.catalog import DatabaseServerDef
 from colla.model.services import ServiceDef
@@ -138,24 +135,6 @@ def remove_task(db: DatabaseHost, *dumps: str) -> TaskSpec:
     paths = [f"{BACKUP_MOUNT}/{dump}" for dump in dumps]
     words = " ".join(shell(p) for path in paths for p in (path, f"{path}.part"))
     return _task(db, "backup-clean", f"rm -f {words}")
-
-
-def resolved(engines: Mapping[str, Engine], task: TaskSpec) -> TaskSpec:
-    """The task with its image's ID on its node; BadInput when the node lacks it."""
-    engine = engines.get(task.node)
-    if engine is None:
-        raise BadInput(f"--limit leaves out node {task.node}, where {task.name} runs: include it")
-    info = engine.image(task.image)
-    if info is None:
-        raise BadInput(f"image {task.image} is missing on {task.node}: build it (colla build)")
-    return replace(task, image_id=info.id)
-
-
-def run_collecting(engines: Mapping[str, Engine], task: TaskSpec) -> tuple[int, str]:
-    """Write the task's config on its node and run it there: its exit code and output."""
-    ready = resolved(engines, task)
-    nodefiles.write_config(engines[ready.node], ready)
-    return engines[ready.node].run_to_completion(task_request(ready))
 
 
 def parse_counts(output: str) -> dict[str, dict[str, int]]:

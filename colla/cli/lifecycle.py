@@ -12,9 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from colla import site as site_module
-from colla.backup.tasks import database_host, remove_task, run_collecting
+from colla.backup.tasks import database_host, remove_task
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
+from colla.deploy.tasks import run_collecting
 from colla.errors import BadInput, CollaError, EngineError
 from colla.history.pins import open_history
 from colla.history.prune import prunable, unneeded_dumps, unneeded_images

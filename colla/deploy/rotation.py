@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from colla.backup.tasks import resolved
 from colla.deploy import nodefiles
-from colla.deploy.tasks import run_task
+from colla.deploy.tasks import resolved, run_task
 from colla.deploy.taskspecs import catalog_task
 from colla.deploy.templates import ServiceRenderer
 from colla.engine import Engine

@@ -2,15 +2,18 @@
 
 A deploy (the applier) and a swap (upgrade, rollback, recovery) both run bootstrap
 steps and wait for containers to turn healthy; neither owns the other, so both use these.
+Backups, restores and key rotation run their tasks here too, some for their output.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
+from colla.deploy import nodefiles
 from colla.engine import ContainerRequest, Engine
-from colla.errors import DeployFailed
+from colla.errors import BadInput, DeployFailed
 from colla.model.specs import CONFIG_MOUNT, LABEL_TASK, TASK_PREFIX, TaskSpec
 
 LOG_TAIL = 15
@@ -75,3 +78,21 @@ def wait_healthy(engine: Engine, node: str, name: str, timeout: int, probe: bool
 def _tail(output: str) -> tuple[str, ...]:
     """The last lines of a container's output, for an error's details."""
     return tuple(output.rstrip().splitlines()[-LOG_TAIL:])
+
+
+def resolved(engines: Mapping[str, Engine], task: TaskSpec) -> TaskSpec:
+    """The task with its image's ID on its node; BadInput when the node lacks it."""
+    engine = engines.get(task.node)
+    if engine is None:
+        raise BadInput(f"--limit leaves out node {task.node}, where {task.name} runs: include it")
+    info = engine.image(task.image)
+    if info is None:
+        raise BadInput(f"image {task.image} is missing on {task.node}: build it (colla build)")
+    return replace(task, image_id=info.id)
+
+
+def run_collecting(engines: Mapping[str, Engine], task: TaskSpec) -> tuple[int, str]:
+    """Write the task's config on its node and run it there: its exit code and output."""
+    ready = resolved(engines, task)
+    nodefiles.write_config(engines[ready.node], ready)
+    return engines[ready.node].run_to_completion(task_request(ready))

@@ -258,6 +258,7 @@ def test_a_restore_onto_a_running_cloud_changes_nothing(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    assert run(["certs", "-c", str(site.config_dir)]) == ExitStatus.OK  # a directory tree
     path = _archive(site, fake, history)
     fake.add("keystone", labels={LABEL_MANAGED: "true"})
     fresh = tmp_path / "fresh"
@@ -267,8 +268,8 @@ def test_a_restore_onto_a_running_cloud_changes_nothing(
     assert code != ExitStatus.OK
     assert "the cloud is running (localhost/keystone)" in err
     assert len(err.strip().splitlines()) == 1
-    # Only the lock file colla takes: the config files it wrote went again.
-    assert [p.name for p in fresh.iterdir() if not p.name.startswith(".")] == []
+    # Only the lock file colla takes: the files and directories it wrote went again.
+    assert [p.name for p in fresh.rglob("*") if not p.name.startswith(".")] == []
     assert not [c for c in fake.calls if c.startswith("put volume")]
 
 
