@@ -62,6 +62,6 @@ def rotate_keys(
             ready = resolved(engines, task)
             engine = engines[ready.node]
             nodefiles.write_config(engine, ready)
-            run_task(engine, ready.node, ready, say)
+            run_task(engine, ready.node, ready, say, what="key rotation step")
             done.append(ready.name)
     return done

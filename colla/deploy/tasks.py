@@ -32,14 +32,21 @@ def task_request(task: TaskSpec) -> ContainerRequest:
     )
 
 
-def run_task(engine: Engine, node: str, task: TaskSpec, say: Callable[[str], None]) -> None:
-    """Run a one-shot task on ``node``; DeployFailed with its last lines when it fails."""
-    say(f"{node}/{task.name}: running bootstrap step")
+def run_task(
+    engine: Engine,
+    node: str,
+    task: TaskSpec,
+    say: Callable[[str], None],
+    what: str = "bootstrap step",
+) -> None:
+    """Run a one-shot task on ``node``; DeployFailed with its last lines when it fails.
+    ``what`` names the kind of step in what is said (bench/deploy reads the default)."""
+    say(f"{node}/{task.name}: running {what}")
     started = time.monotonic()
     code, output = engine.run_to_completion(task_request(task))
     if code != 0:
         raise DeployFailed(
-            f"bootstrap step {task.name} on {node} failed with exit code {code}",
+            f"{what} {task.name} on {node} failed with exit code {code}",
             _tail(output),
         )
     say(f"{node}/{task.name}: done ({time.monotonic() - started:.1f} s)")

@@ -45,6 +45,7 @@ def test_rotate_keys_runs_keystones_steps_in_its_running_image(
     add_upgrade_revision(history, "keystone", "colla/keystone:zed-upgrade")
     history.close()
     assert run(["rotate-keys", "-c", str(config_dir)]) == ExitStatus.OK
+    assert "localhost/keystone-fernet-rotate: running key rotation step" in capsys.readouterr().err
     names = [r.name for r in fake.ran]
     assert names == [
         TASK_PREFIX + "keystone-fernet-rotate",
