@@ -27,7 +27,8 @@ from colla.deploy.taskspecs import image_ref
 from colla.engine import Engine
 from colla.engine.transfer import HELPER_MOUNT
 from colla.errors import BadInput, CollaError
-from colla.history.store import deployment_of, now
+from colla.history.peek import deployment_of
+from colla.history.store import now
 from colla.model.services import ServiceCatalog
 from colla.model.specs import LABEL_MANAGED, LABEL_NODE
 from colla.site import Site

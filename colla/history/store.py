@@ -12,7 +12,6 @@ import datetime
 import json
 import os
 import sqlite3
-import stat
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,8 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from colla.errors import BadInput, CollaError
-from colla.textfile import quote
+from colla.errors import CollaError
+from colla.history.peek import check_is_history
 
 HISTORY_FILE = "history.sqlite"
 
@@ -71,79 +70,6 @@ CREATE TABLE IF NOT EXISTS journal (
     at TEXT NOT NULL
 );
 """
-
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_TABLES = {"revisions", "operations", "journal", "meta", "sqlite_sequence"}
-
-
-def _check_is_history(path: Path) -> None:
-    """Refuse a file that exists and is not colla's history, before it is touched.
-
-    Opening it would chmod it 0600 and add colla's tables: pointed at the wrong file
-    by ``colla_history_path``, colla changed a file it did not make.
-    """
-    where = f"{path} (colla_history_path)"
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        raise BadInput(f"{where}: cannot read: {e.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise BadInput(f"{where}: not a file, so not colla's history")
-    if info.st_size == 0:
-        return  # made by an open that stopped before the schema: nothing to lose
-    try:
-        with path.open("rb") as handle:
-            magic = handle.read(len(_SQLITE_MAGIC))
-    except OSError as e:
-        raise BadInput(f"{where}: cannot read: {e.strerror}") from None
-    if magic != _SQLITE_MAGIC:
-        raise BadInput(f"{where}: not an SQLite database, so not colla's history")
-    try:
-        # immutable: read the file as it is, creating no journal or lock file beside it.
-        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
-        try:
-            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as e:
-        raise BadInput(f"{where}: unreadable SQLite database: {e}") from None
-    foreign = sorted({str(name) for (name,) in rows} - _TABLES)
-    if foreign:
-        raise BadInput(
-            f"{where}: an SQLite database that is not colla's history "
-            f"(tables {quote(', '.join(foreign))})"
-        )
-
-
-def deployment_of(path: Path) -> str | None:
-    """The deployment a history file belongs to, read without changing the file; None
-    when it has none (no file, or a history from before colla recorded it)."""
-    _check_is_history(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        return None
-    uri = path.absolute().as_uri()
-    # With a write-ahead log beside it (a colla running, or killed), the row may be
-    # there: read-only, the log included. Without one, everything is in the file: read
-    # as immutable, which leaves no -wal or -shm file behind.
-    wal = path.with_name(path.name + "-wal").exists()
-    for options in ("mode=ro", "mode=ro&immutable=1")[0 if wal else 1 :]:
-        try:
-            db = sqlite3.connect(f"{uri}?{options}", uri=True)
-            try:
-                row = db.execute("SELECT value FROM meta WHERE key = 'deployment'").fetchone()
-            finally:
-                db.close()
-        except sqlite3.OperationalError as e:
-            if "no such table" in str(e):
-                return None  # made by a colla from before the meta table
-            continue
-        except sqlite3.Error as e:
-            raise BadInput(f"{path}: unreadable SQLite database: {e}") from None
-        return str(row[0]) if row else None
-    raise BadInput(f"{path}: cannot read colla's history")
 
 
 def now() -> str:
@@ -215,7 +141,7 @@ class History:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        _check_is_history(path)
+        check_is_history(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)

@@ -21,7 +21,8 @@ from colla.catalog import load_services
 from colla.cli.app import run
 from colla.engine import DockerEngine
 from colla.errors import BadInput, CollaError, ExitStatus
-from colla.history.store import History, deployment_of
+from colla.history.peek import deployment_of
+from colla.history.store import History
 from colla.model.specs import LABEL_MANAGED, TASK_PREFIX
 from colla.site import Site, load_site
 from tests.fakes import FakeEngine
