@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from colla.certs import (
     CertPaths,
     cert_info,
     cert_paths,
-    check_certificates,
     load_bundle,
     load_ca,
     now_utc,
@@ -30,6 +28,7 @@ from colla.certs import (
     signed_by,
     trusted_ca,
 )
+from colla.config.passwords import write_atomically
 from colla.errors import BadInput
 from colla.site import Site
 
@@ -133,27 +132,20 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
-    """Written beside and renamed: a reader never sees half a key."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    part = path.with_name(path.name + ".part")
-    fd = os.open(part, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(part, mode)
-    os.replace(part, path)
+    write_atomically(path, data, mode)
 
 
 def ensure_certificates(site: Site, renew: bool = False) -> list[str]:
     """Make what is missing: the CA, then each bundle. A bundle colla's CA signed is
     renewed when asked, within WARN_DAYS of its expiry (or past it), or when it lacks a
     name the site now implies. Certificates the operator brings (with
-    kolla_admin_openrc_cacert, their CA) are only checked. Every existing bundle is
+    kolla_admin_openrc_cacert, their CA) are left to check_certificates. Every existing bundle is
     checked before anything is made: a bad one changes nothing. A line per action."""
     paths = cert_paths(site.config_dir, site.project.globals)
     if site.project.globals.kolla_admin_openrc_cacert:
-        check_certificates(site)
         where = trusted_ca(site.config_dir, site.project.globals, paths)
-        return [f"the operator's certificates, signed by {where}: checked"]
+        return [f"the operator's certificates, signed by {where}: none made, only checked"]
     now = now_utc()
     ca = load_ca(paths.ca_cert)
     bundles = [p for p in (paths.internal, paths.external) if p.exists()]

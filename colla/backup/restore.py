@@ -22,7 +22,7 @@ from colla.backup import archive
 from colla.backup.tasks import database_host, load_task, remove_task
 from colla.config.globals import load_globals
 from colla.deploy.infra import BACKUP_VOLUME
-from colla.deploy.tasks import run_collecting
+from colla.deploy.tasks import last_lines, run_collecting
 from colla.deploy.taskspecs import image_ref
 from colla.engine import Engine
 from colla.engine.transfer import HELPER_MOUNT
@@ -187,7 +187,7 @@ def _put_databases(site: Site, engines: Mapping[str, Engine], scratch: Path, say
     finally:
         run_collecting(engines, remove_task(db, RESTORE_DUMP))
     if code != 0:
-        last = " / ".join(output.strip().splitlines()[-3:])
+        last = last_lines(output)
         raise CollaError(f"restore: loading the databases failed on {db.node} ({last})")
 
 

@@ -29,7 +29,7 @@ from colla.backup.tasks import (
 )
 from colla.certs import cert_paths
 from colla.deploy.infra import BACKUP_VOLUME
-from colla.deploy.tasks import run_collecting
+from colla.deploy.tasks import last_lines, run_collecting
 from colla.deploy.taskspecs import image_ref
 from colla.engine import Engine
 from colla.errors import CollaError
@@ -81,7 +81,7 @@ def _prove(
     """Load the dump into a scratch server; CollaError unless every table has its rows."""
     code, output = run_collecting(engines, proof_task(db, dump, count_queries(db, tables)))
     if code != 0:
-        last = " / ".join(output.strip().splitlines()[-3:])
+        last = last_lines(output)
         raise CollaError(f"backup: the dump did not load into a scratch server ({last})")
     found = parse_counts(output)
     for database, names in sorted(tables.items()):
@@ -184,10 +184,11 @@ def take_backup(
     dump = f"colla-backup-{created.replace(':', '')}.sql"
     staged = Path(tempfile.mkdtemp(prefix="colla-backup-", dir=target.parent))
     try:
-        say(f"{db.node}: dumping {len(backed_up_databases(site))} database(s)")
-        code, output_text = run_collecting(engines, dump_task(db, backed_up_databases(site), dump))
+        databases = backed_up_databases(site)
+        say(f"{db.node}: dumping {len(databases)} database(s)")
+        code, output_text = run_collecting(engines, dump_task(db, databases, dump))
         if code != 0:
-            last = " / ".join(output_text.strip().splitlines()[-2:])
+            last = last_lines(output_text)
             raise CollaError(f"backup: the database dump failed on {db.node} ({last})")
         try:
             if prove:

@@ -15,7 +15,7 @@ from colla import site as site_module
 from colla.backup.tasks import database_host, remove_task
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
-from colla.deploy.tasks import run_collecting
+from colla.deploy.tasks import last_lines, run_collecting
 from colla.errors import BadInput, CollaError, EngineError
 from colla.history.pins import open_history
 from colla.history.prune import prunable, unneeded_dumps, unneeded_images
@@ -203,7 +203,7 @@ def prune(
             task = remove_task(db, *(f"{name}.sql" for name in dumps))
             code, output = run_collecting(current.engines, task)
             if code != 0:
-                last = " / ".join(output.strip().splitlines()[-2:])
+                last = last_lines(output)
                 raise CollaError(f"prune: removing {len(dumps)} dump(s) failed ({last})")
     out.print(
         f"forgot {len(doomed)} revision(s), removed {removed} image(s)"

@@ -124,19 +124,25 @@ def check_password(path: Path, key: str, value: str) -> None:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Replace ``path`` atomically with ``text``, readable by its owner only (0600).
+    """Replace ``path`` atomically with ``text``, readable by its owner only (0600)."""
+    write_atomically(path, text.encode("utf-8"), 0o600)
 
-    The data is written to a temporary file in the same directory, synced, then
-    renamed over ``path``: a crash leaves either the old file or the new one.
+
+def write_atomically(path: Path, data: bytes, mode: int) -> None:
+    """Replace ``path`` atomically with ``data``, with ``mode``.
+
+    The data is written to a temporary file in the same directory (with ``mode`` from
+    the start), synced, then renamed over ``path``: a crash leaves either the old file
+    or the new one, and a reader never sees half a key.
     """
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         raise CollaError(f"{path}: cannot write: {e.strerror}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -98,6 +98,11 @@ def resolved(engines: Mapping[str, Engine], task: TaskSpec) -> TaskSpec:
     return replace(task, image_id=info.id)
 
 
+def last_lines(output: str, count: int = 3) -> str:
+    """A failed task's last lines, on one line: what a one-line error quotes of it."""
+    return " / ".join(output.strip().splitlines()[-count:])
+
+
 def run_collecting(engines: Mapping[str, Engine], task: TaskSpec) -> tuple[int, str]:
     """Write the task's config on its node and run it there: its exit code and output."""
     ready = resolved(engines, task)

@@ -60,7 +60,7 @@ def test_check_covers_compute_network_and_dashboard(
         assert f"ok   {probe}" in out, out
 
 
-def _wait(what: str, done: Callable[[], bool], timeout: float = BOOT_TIMEOUT) -> None:
+def wait_until(what: str, done: Callable[[], bool], timeout: float = BOOT_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         assert time.monotonic() < deadline, f"{what}: not done after {timeout} s"
@@ -166,7 +166,7 @@ def test_a_server_boots_on_a_tenant_network(
         assert server["status"] != "ERROR", server.get("fault")
         return bool(server["status"] == "ACTIVE")
 
-    _wait("server ACTIVE", active)
+    wait_until("server ACTIVE", active)
     print(f"server ACTIVE {time.monotonic() - started:.1f} s after the request")
 
     ports = _json(c, "port", "list", "--server", "colla-e2e-server", "--long")
@@ -176,7 +176,7 @@ def test_a_server_boots_on_a_tenant_network(
     assert address.startswith("10.77.0."), fixed
     # The DHCP agent serves that address to that MAC (dnsmasq's host file).
     mac = str(ports[0]["MAC Address"])
-    _wait(
+    wait_until(
         "DHCP entry", lambda: f"{mac},host-{address.replace('.', '-')}" in _dhcp_hosts(engine), 60
     )
 
@@ -185,9 +185,9 @@ def test_a_server_boots_on_a_tenant_network(
         ports = _json(c, "port", "list", "--router", "colla-e2e-router", "--long")
         return len(ports) == 2 and all(p["Status"] == "ACTIVE" for p in ports)
 
-    _wait("router ports ACTIVE", router_ports_up, 120)
+    wait_until("router ports ACTIVE", router_ports_up, 120)
 
-    _wait(
+    wait_until(
         "console log",
         lambda: GUEST_MESSAGE in openstack(c, "console", "log", "show", "colla-e2e-server"),
         120,
@@ -233,7 +233,7 @@ def test_a_server_boots_at_once_on_each_new_network(
             assert shown["status"] != "ERROR", shown.get("fault")
             return bool(shown["status"] == "ACTIVE")
 
-        _wait(f"{server} ACTIVE", active)
+        wait_until(f"{server} ACTIVE", active)
     tenant.delete_all()
     assert not [
         s for s in _json(c, "server", "list") if str(s["Name"]).startswith("colla-e2e-quick")

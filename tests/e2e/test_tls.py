@@ -13,7 +13,6 @@ import json
 import os
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import yaml
 
 from colla.cli.app import run
 from tests.e2e.conftest import BIN, openstack
-from tests.e2e.test_full_cloud import BOOT_TIMEOUT, Tenant
+from tests.e2e.test_full_cloud import Tenant, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -122,11 +121,9 @@ def test_a_server_boots_over_tls(tls_on: Path, tenant: Tenant, tmp_path: Path) -
         *("--network", "colla-tls", "colla-tls"),
     )
 
-    deadline = time.monotonic() + BOOT_TIMEOUT
-    while True:
+    def active() -> bool:
         status = openstack(tls_on, "server", "show", "colla-tls", "-f", "value", "-c", "status")
         assert status.strip() != "ERROR"
-        if status.strip() == "ACTIVE":
-            break
-        assert time.monotonic() < deadline, f"server colla-tls: {status.strip()}"
-        time.sleep(2)
+        return status.strip() == "ACTIVE"
+
+    wait_until("server colla-tls ACTIVE", active)

@@ -252,6 +252,16 @@ def test_config_files_are_written_where_missing_and_the_operators_are_kept(
     assert sorted(p.name for p in target.iterdir()) == ["globals.yml"]
 
 
+def _refused_restore(path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """`colla restore` fails with one line: that line."""
+    capsys.readouterr()
+    code = run(["restore", str(path), "-c", str(config_dir), "--no-deploy"])
+    err = capsys.readouterr().err
+    assert code != ExitStatus.OK
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
 def test_a_restore_onto_a_running_cloud_changes_nothing(
     site: Site,
     fake: FakeEngine,
@@ -263,12 +273,8 @@ def test_a_restore_onto_a_running_cloud_changes_nothing(
     path = _archive(site, fake, history)
     fake.add("keystone", labels={LABEL_MANAGED: "true"})
     fresh = tmp_path / "fresh"
-    capsys.readouterr()
-    code = run(["restore", str(path), "-c", str(fresh), "--no-deploy"])
-    err = capsys.readouterr().err
-    assert code != ExitStatus.OK
+    err = _refused_restore(path, fresh, capsys)
     assert "the cloud is running (localhost/keystone)" in err
-    assert len(err.strip().splitlines()) == 1
     # Only the lock file colla takes: the files and directories it wrote went again.
     assert [p.name for p in fresh.rglob("*") if not p.name.startswith(".")] == []
     assert not [c for c in fake.calls if c.startswith("put volume")]
@@ -311,12 +317,9 @@ def test_a_restore_over_existing_databases_asks_for_yes(
     path = _archive(site, fake, history)
     fake.create_volume("mariadb", {LABEL_MANAGED: "true"})  # a stopped cloud's data
     fresh = tmp_path / "fresh"
-    capsys.readouterr()
-    code = run(["restore", str(path), "-c", str(fresh), "--no-deploy"])
-    err = capsys.readouterr().err
-    assert code != ExitStatus.OK
+    err = _refused_restore(path, fresh, capsys)
     assert "localhost/mariadb holds databases: they are replaced" in err
-    assert "pass --yes" in err and len(err.strip().splitlines()) == 1
+    assert "pass --yes" in err
     assert not (fresh / "history.sqlite").exists()
     assert run(["restore", str(path), "-c", str(fresh), "--no-deploy", "--yes"]) == 0
     assert deployment_of(fresh / "history.sqlite") == history.deployment

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from colla.authority import _pem_key, make_ca, make_leaf
-from colla.certs import CertInfo, cert_paths, expiring
+from colla.certs import CertInfo, CertPaths, cert_paths, expiring
 from colla.cli.app import run
 from colla.errors import ExitStatus
 from colla.site import load_site
@@ -32,6 +32,13 @@ def _refused(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) 
     assert len(err.strip().splitlines()) == 1, err
 
 
+def _made(config_dir: Path) -> CertPaths:
+    """`colla certs` run on the config directory, and where it put the files."""
+    assert run(["certs", "-c", str(config_dir)]) == ExitStatus.OK
+    site = load_site(config_dir)
+    return cert_paths(site.config_dir, site.project.globals)
+
+
 def _tree(directory: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
@@ -39,9 +46,7 @@ def _tree(directory: Path) -> dict[str, bytes]:
 def test_certs_makes_a_ca_and_both_bundles_with_the_sites_names(
     config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["certs", "-c", str(config_dir)]) == ExitStatus.OK
-    site = load_site(config_dir)
-    paths = cert_paths(site.config_dir, site.project.globals)
+    paths = _made(config_dir)
     assert stat.S_IMODE(paths.ca_key.stat().st_mode) == 0o600
     assert stat.S_IMODE(paths.internal.stat().st_mode) == 0o600
     assert stat.S_IMODE(paths.external.stat().st_mode) == 0o600
@@ -68,9 +73,7 @@ def test_certs_makes_a_ca_and_both_bundles_with_the_sites_names(
 def test_a_certificate_near_its_expiry_warns_and_colla_renews_its_own(
     config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["certs", "-c", str(config_dir)]) == ExitStatus.OK
-    site = load_site(config_dir)
-    paths = cert_paths(site.config_dir, site.project.globals)
+    paths = _made(config_dir)
     ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
     ca_key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
     old, key = make_leaf(ca, ca_key, ["localhost"], NOW - datetime.timedelta(days=350))  # type: ignore[arg-type]
@@ -95,9 +98,7 @@ def test_a_certificate_near_its_expiry_warns_and_colla_renews_its_own(
 def test_a_bad_certificate_is_refused_with_one_line_and_nothing_changes(
     config_dir: Path, capsys: pytest.CaptureFixture[str], bad: str, message: str
 ) -> None:
-    assert run(["certs", "-c", str(config_dir)]) == ExitStatus.OK
-    site = load_site(config_dir)
-    paths = cert_paths(site.config_dir, site.project.globals)
+    paths = _made(config_dir)
     ca = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
     ca_key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), None)
     other_ca, other_key = make_ca(NOW - datetime.timedelta(days=800))
