@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from colla import site as site_module
+from colla.backup import dumps
 from colla.backup.take import prove_dump
 from colla.backup.tasks import database_host
 from colla.deploy import deployment
@@ -56,11 +57,20 @@ class Session:
         db = database_host(self.site)
 
         def prove(name: str) -> None:
-            tables = prove_dump(db, self.engines, f"{name}.sql")
+            def kept(path: Path, tables: dict[str, dict[str, int]]) -> None:
+                where = dumps.keep(self.site, name, path, tables, self.history.deployment)
+                self.say(f"dump {name} kept off the database host: {where}")
+
+            tables = prove_dump(db, self.engines, f"{name}.sql", kept)
             rows = sum(n for t in tables.values() for n in t.values())
             self.say(f"dump {name} proven: {rows} rows loaded whole in a scratch server")
 
-        return Swapper(self.executor(), self.history, check, prove)
+        def stage(name: str) -> None:
+            engine = self.engines.get(db.node)
+            if engine is not None and dumps.stage(db, engine, name):
+                self.say(f"dump {name} put back on {db.node} from {dumps.dumps_dir(self.site)}")
+
+        return Swapper(self.executor(), self.history, check, prove, stage)
 
     def executor(self, engines: Mapping[str, Engine] | None = None) -> Executor:
         """What does this command's steps on its nodes (``engines``: those of the

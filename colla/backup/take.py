@@ -111,14 +111,21 @@ def _counted(
 
 
 def prove_dump(
-    db: DatabaseHost, engines: Mapping[str, Engine], dump: str
+    db: DatabaseHost,
+    engines: Mapping[str, Engine],
+    dump: str,
+    proven: Callable[[Path, dict[str, dict[str, int]]], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Prove a dump in the backups volume (an upgrade's, before it migrates): loaded into
     a scratch server, every table has the rows the dump holds. Its tables and rows;
-    CollaError when it fails."""
+    CollaError when it fails. ``proven`` gets the fetched copy (a local file, gone
+    after the call) and the rows, once proven."""
     staged = Path(tempfile.mkdtemp(prefix="colla-proof-"))
     try:
-        return _counted(db, engines, dump, staged, True)
+        tables = _counted(db, engines, dump, staged, True)
+        if proven is not None:
+            proven(staged / archive.DUMP, tables)
+        return tables
     finally:
         shutil.rmtree(staged, ignore_errors=True)
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from colla import site as site_module
+from colla.backup import dumps as kept_dumps
 from colla.backup.tasks import database_host, remove_task
 from colla.cli.console import err, out
 from colla.cli.options import CONFIG_DIR, INVENTORY, LIMIT, checked_tag
@@ -205,6 +206,7 @@ def prune(
             if code != 0:
                 last = last_lines(output)
                 raise CollaError(f"prune: removing {len(dumps)} dump(s) failed ({last})")
+            kept_dumps.forget(current.site, dumps)
     out.print(
         f"forgot {len(doomed)} revision(s), removed {removed} image(s)"
         f" and {len(dumps)} pre-upgrade dump(s)"

@@ -52,6 +52,7 @@ class Journal:
     # the one still running (a dump, a migration) before it restores anything.
     tasks: tuple[tuple[str, str], ...] = ()
     restored: bool = False  # a revert restored the dump: a second one must not again
+    backup_name: str = ""  # the dump ``restore`` loads
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form stored with the operation."""
@@ -66,6 +67,8 @@ class Journal:
         }
         if self.restored:
             data["restored"] = True
+        if self.backup_name:
+            data["backup_name"] = self.backup_name
         return data
 
     @classmethod
@@ -84,4 +87,5 @@ class Journal:
             ),
             tasks=tuple((str(node), str(name)) for node, name in data.get("tasks", [])),
             restored=bool(data.get("restored")),
+            backup_name=str(data.get("backup_name") or ""),
         )

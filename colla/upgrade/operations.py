@@ -251,6 +251,7 @@ def rollback_plan(
         backup=backup,
         restore=restore,
         restore_before_start=restore_old,
+        restore_dump=dump.backup if dump is not None else "",
         command=command,
         backup_name=name,
         overlap=overlap,

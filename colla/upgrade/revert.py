@@ -76,6 +76,7 @@ def revert(swapper: Swapper, op: Operation) -> None:
                 failed[task_node] = str(e)
     if journal.db_changed and journal.restore is not None and not journal.restored:
         swapper.say("restoring the database from the dump taken before")
+        swapper.stage_dump(journal.backup_name)
         swapper.run_task(journal.restore, Step.RESTORE)
         journal = replace(journal, restored=True)
         swapper.history.step(op.id, Step.REVERT, journal.to_dict())

@@ -42,6 +42,7 @@ class SwapPlan:
     restore: TaskSpec | None  # restores ``backup`` (reverting a step that changed the DB)
     migrate: tuple[TaskSpec, ...] = ()  # before the swap (upgrade)
     restore_before_start: TaskSpec | None = None  # after stopping the old (rollback)
+    restore_dump: str = ""  # the dump restore_before_start loads
     contract: tuple[TaskSpec, ...] = ()
     command: str = ""
     backup_name: str = ""
@@ -59,6 +60,7 @@ class SwapPlan:
         return Journal(
             new=self.new,
             restore=self.restore,
+            backup_name=self.backup_name,
             contract=self.contract,
             haproxy=self.haproxy,
             tasks=tuple(
@@ -105,6 +107,7 @@ class Swapper:
         history: History,
         check: Check,
         prove: Callable[[str], None] | None = None,
+        stage: Callable[[str], None] | None = None,
     ) -> None:
         self.executor = executor
         self.history = history
@@ -112,7 +115,15 @@ class Swapper:
         # Proves a dump the backup step made (by its name) before anything migrates:
         # a restore from a dump that does not load would lose the database.
         self.prove = prove
+        # Puts a dump (by its name) back where its restore reads it, from the copy kept
+        # off the database host, before the restore runs.
+        self.stage = stage
         self.say = executor.say
+
+    def stage_dump(self, name: str) -> None:
+        """Put dump ``name`` back for its restore (nothing when unnamed or unkept)."""
+        if name and self.stage is not None:
+            self.stage(name)
 
     def _step(self, op: int, step: Step, journal: Journal | None = None) -> None:
         self.history.step(op, step, journal.to_dict() if journal else None)
@@ -235,6 +246,7 @@ class Swapper:
             self._keep_old(spec, plan.stop_timeout)
         if plan.restore_before_start is not None:
             self._step(op, Step.RESTORE, replace(journal, db_changed=True))
+            self.stage_dump(plan.restore_dump)
             self.run_task(plan.restore_before_start, Step.RESTORE)
         self._step(op, Step.START_NEW)
         for spec in plan.new:
