@@ -8,6 +8,7 @@ expiry, its signer. Making them is colla.authority's.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,12 @@ def cert_paths(config_dir: Path, g: Globals) -> CertPaths:
     )
 
 
+_PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", re.S)
+_PEM_KEY = re.compile(
+    r"-----BEGIN (?:EC |RSA )?PRIVATE KEY-----.+?-----END (?:EC |RSA )?PRIVATE KEY-----\n?", re.S
+)
+
+
 @dataclass(frozen=True)
 class TlsMaterial:
     """What TLS takes from the certificate files, read and checked once with the
@@ -75,6 +82,18 @@ class TlsMaterial:
     ca: str
     internal: str
     external: str
+
+    @property
+    def internal_chain(self) -> str:
+        """The internal bundle's certificates (PEM), without its key: for a server that
+        takes them apart from the key (RabbitMQ)."""
+        return "".join(_PEM_CERT.findall(self.internal))
+
+    @property
+    def internal_key(self) -> str:
+        """The internal bundle's private key (PEM)."""
+        found = _PEM_KEY.search(self.internal)
+        return found.group(0) if found else ""
 
 
 def load_tls(config_dir: Path, g: Globals) -> TlsMaterial:

@@ -79,9 +79,10 @@ class Session:
         return Executor(self.engines if engines is None else engines, self.say, timeout)
 
     def record(self, service: str, changes: list[Change]) -> None:
-        """A revision for every container a deploy created or recreated."""
+        """A revision for every container a deploy created, recreated or reloaded."""
+        made = (Action.CREATE, Action.RECREATE, Action.RELOAD)
         for change in changes:
-            if change.action not in (Action.CREATE, Action.RECREATE) or change.spec is None:
+            if change.action not in made or change.spec is None:
                 continue
             record_revision(
                 self.history,

@@ -79,6 +79,7 @@ class FakeEngine:
     # volume → the tar it holds (``colla-target/…`` members, as the engine gives them)
     volume_data: dict[str, bytes] = field(default_factory=dict)
     ran: list[ContainerRequest] = field(default_factory=list)
+    execs: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     granted: dict[str, Grants] = field(default_factory=dict)
     once: list[str] = field(default_factory=list)  # see fail_next
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -230,6 +231,20 @@ class FakeEngine:
         if found is None or found.info.state != "running":
             return False
         return self.probe
+
+    def exec(self, name: str, argv: Sequence[str]) -> tuple[int, str]:
+        """``results`` keyed ``exec <name> <argv[0]>`` answer; by default exit 0. The
+        argv of every call is kept in ``execs``."""
+        self._call(f"exec {name} {argv[0]}")
+        self.execs.append((name, tuple(argv)))
+        found = self.stored.get(name)
+        if found is None or found.info.state != "running":
+            raise EngineError(f"run {argv[0]} in {name}: container {name} is not running")
+        return self.results.get(f"exec {name} {argv[0]}", (0, ""))
+
+    def signal(self, name: str, signal: str) -> None:
+        self._call(f"signal {name} {signal}")
+        self._get(name)
 
     def grants(self, name: str) -> Grants | None:
         self._call(f"inspect {name}")

@@ -32,6 +32,7 @@ _COLOURS = {
     Action.CREATE: "green",
     Action.RECREATE: "yellow",
     Action.START: "cyan",
+    Action.RELOAD: "magenta",
     Action.REMOVE: "red",
     Action.NOOP: "dim",
 }

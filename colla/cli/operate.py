@@ -233,7 +233,12 @@ def check(config_dir: Path = CONFIG_DIR, inventory: Path | None = INVENTORY) -> 
     site = load_site(config_dir, inventory)
     services = [site.catalog[name] for name in sorted(site.enabled)]
     auth = admin_auth(site.project, site.catalog, site.topology)
-    probes = run_checks(auth, services, lambda port: base_url(site.project, site.topology, port))
+    tls = site.project.globals.kolla_enable_tls_internal
+    probes = run_checks(
+        auth,
+        services,
+        lambda service: base_url(site.project, site.topology, service.front_port(tls)),
+    )
     for probe in probes:
         mark = "[green]ok[/]  " if probe.ok else "[red]FAIL[/]"
         out.print(f"{mark} {probe.name:<22} {escape(probe.detail)} ({probe.seconds:.1f} s)")

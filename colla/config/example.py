@@ -44,6 +44,12 @@ neutron_external_interface: "colla-ext0"
 # kvm, or qemu (software emulation); unset: kvm where this machine can run KVM guests.
 #nova_compute_virt_type:
 
+# TLS ended by HAProxy on the VIP(s) (needs enable_haproxy; run `colla certs` first),
+# and the message bus over TLS with the internal certificate (needs the internal side).
+#kolla_enable_tls_internal: false
+#kolla_enable_tls_external: false
+#rabbitmq_enable_tls: false
+
 # Seconds a container may take to become healthy before a deploy fails.
 #colla_health_timeout: 300
 # Each container's log is rotated (Docker's json-file driver): at most this many files

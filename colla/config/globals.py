@@ -26,7 +26,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FQDN = rf"^{_LABEL}(?:\.{_LABEL})*\.?$|^[0-9a-fA-F:.]+$"
 # kolla-ansible's own files write the flags as quoted "yes"/"no" strings.
 _YES_NO = {"yes": True, "no": False}
-_FLAG_KEYS = {"kolla_enable_tls_internal", "kolla_enable_tls_external"}
+_FLAG_KEYS = {"kolla_enable_tls_internal", "kolla_enable_tls_external", "rabbitmq_enable_tls"}
 
 
 class Globals(pydantic.BaseModel):
@@ -58,6 +58,9 @@ class Globals(pydantic.BaseModel):
     # copied into the containers; external: the public endpoints are https.
     kolla_enable_tls_internal: bool = False
     kolla_enable_tls_external: bool = False
+    # The message bus over TLS: RabbitMQ serves AMQP over TLS only, with the internal
+    # certificate (it names every host), and the services verify it with the CA.
+    rabbitmq_enable_tls: bool = False
     docker_registry: str | None = None
     docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
     # The interface on network hosts that carries the flat provider network ("physnet1");

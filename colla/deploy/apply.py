@@ -113,6 +113,9 @@ class Applier:
     def _change(self, change: Change) -> None:
         assert change.spec is not None
         self.say(f"{change.node}/{change.name}: {change.action} ({'; '.join(change.reasons)})")
+        if change.action is Action.RELOAD:
+            self.executor.reload(change.spec)
+            return
         if change.action is not Action.START:
             if change.action is Action.RECREATE:
                 self.executor.remove(change.node, change.name, f"removed the old {change.name}")

@@ -47,10 +47,10 @@ def _probe(name: str, action: Callable[[], str]) -> Probe:
 def run_checks(
     auth: dict[str, str],
     services: Sequence[ServiceDef],
-    reach: Callable[[int], str] | None = None,
+    reach: Callable[[ServiceDef], str] | None = None,
 ) -> list[Probe]:
     """Token, catalog, the probe of each enabled service that declares one, and the
-    dashboard's login page at ``reach(port)`` (a base URL) when the service with that
+    dashboard's login page at ``reach(service)`` (a base URL) when the service with that
     probe is enabled."""
     # The SDK warns about its own future; an operator running a check cannot act on it.
     with warnings.catch_warnings():
@@ -58,7 +58,7 @@ def run_checks(
         probes = _run_checks(auth, services)
     dashboards = [s for s in services if s.probe == "dashboard"]
     if dashboards and reach is not None:
-        base = reach(dashboards[0].port)
+        base = reach(dashboards[0])
         cafile = auth.get("cacert")
         probes.append(_probe("dashboard", lambda: _dashboard(base, cafile)))
     return probes

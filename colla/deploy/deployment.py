@@ -17,6 +17,7 @@ from colla.deploy.prechecks import (
     check_ports,
     check_single_hosts,
 )
+from colla.deploy.reloads import as_reloaded
 from colla.deploy.topology import is_local
 from colla.engine import Engine
 from colla.errors import CollaError, ExitStatus
@@ -71,7 +72,8 @@ def engines_for(
 
 
 def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str, list[Observed]]:
-    """Every colla container of every node, plus any foreign container in the way.
+    """Every colla container of every node, plus any foreign container in the way; a
+    container reloaded in place is seen with the spec it was reloaded to.
 
     Each engine is asked once (nodes of this machine share one) and all at once.
     """
@@ -100,7 +102,12 @@ def observe(engines: dict[str, Engine], nodes: dict[str, NodeSpecs]) -> dict[str
         for item in found:
             observed.setdefault(item.node, []).append(item)
     for node, specs in nodes.items():
-        known = {o.name for o in observed.get(node, [])}
+        wanted = {s.name: s for s in specs.containers}
+        observed[node] = [
+            as_reloaded(engines[node], o, wanted[o.name]) if o.name in wanted else o
+            for o in observed.get(node, [])
+        ]
+        known = {o.name for o in observed[node]}
         for spec in specs.containers:
             if spec.name in known:
                 continue

@@ -6,6 +6,7 @@ registration, backups, migrations) colla.deploy.infra's."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 
@@ -18,7 +19,14 @@ from colla.errors import BadInput
 from colla.model.catalog import ContainerDef
 from colla.model.services import ServiceCatalog
 from colla.model.specs import CONFIG_MOUNT as CONFIG_MOUNT  # audit reads it from here
-from colla.model.specs import ContainerSpec, Healthcheck, LogLimits, NodeSpecs, TaskSpec
+from colla.model.specs import (
+    ContainerSpec,
+    Healthcheck,
+    LogLimits,
+    NodeSpecs,
+    Reload,
+    TaskSpec,
+)
 from colla.model.topology import Topology as Topology
 from colla.project import Project
 
@@ -57,6 +65,24 @@ def _container(
         ports=((r.ports[item.name],) if item.name in r.ports else ()) + item.ports,
         log=LogLimits(project.globals.docker_log_max_size, project.globals.docker_log_max_file),
         secrets=secrets,
+        reload=_reload(r, node, item),
+    )
+
+
+def _reload(r: ServiceRenderer, node: str, item: ContainerDef) -> Reload | None:
+    if item.reload is None:
+        return None
+
+    def argv(text: str | None, what: str) -> tuple[str, ...]:
+        if text is None:
+            return ()
+        return tuple(shlex.split(r.text(text, node, f"{item.name} reload {what}", item.name)))
+
+    return Reload(
+        item.reload.signal,
+        argv(item.reload.command, "command"),
+        argv(item.reload.check, "check"),
+        item.reload.files,
     )
 
 

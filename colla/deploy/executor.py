@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from colla.deploy import nodefiles
+from colla.deploy import nodefiles, reloads
 from colla.deploy.tasks import run_task, wait_healthy
 from colla.engine import ContainerRequest, Engine
 from colla.errors import CollaError, DeployFailed
@@ -85,6 +85,12 @@ class Executor:
             request = replace(request, name=name)
         self.engine(spec.node).create_container(request)
         self.did(spec.node, f"created {request.name}")
+
+    def reload(self, spec: ContainerSpec) -> None:
+        """Apply ``spec``'s files to its running container in place (its config
+        directory written already) and signal it."""
+        reloads.reload(self.engine(spec.node), spec)
+        self.did(spec.node, f"reloaded {spec.name}")
 
     def start(self, node: str, name: str) -> None:
         self.engine(node).start(name)

@@ -31,6 +31,9 @@ class Action(enum.StrEnum):
     CREATE = "create"
     RECREATE = "recreate"
     START = "start"
+    # Only config files changed, and the container takes them in place (catalog
+    # ``reload``): installed again and signalled, never stopped.
+    RELOAD = "reload"
     REMOVE = "remove"
     NOOP = "no-op"
 
@@ -166,6 +169,27 @@ def diff_reasons(spec: ContainerSpec, observed: Observed) -> list[str]:
     return reasons
 
 
+# What a reload can change in place: the files (and the passwords and overrides that
+# are only their causes). Anything else is fixed when the engine creates the container.
+_RELOADABLE = frozenset({"files", "secrets", "overrides"})
+
+
+def reloadable(spec: ContainerSpec, observed: Observed) -> bool:
+    """Whether a running container takes ``spec`` by a reload: it declares one, and
+    only its config files differ from the spec it runs (only those it names, if any)."""
+    if spec.reload is None or observed.state != "running":
+        return False
+    old = observed.spec()
+    new = spec.public()
+    if not old or any(old.get(k) != new.get(k) for k in (set(old) | set(new)) - _RELOADABLE):
+        return False
+    if not spec.reload.files:
+        return True
+    before, after = old.get("files") or {}, new["files"]
+    changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+    return changed <= set(spec.reload.files)
+
+
 def _override_reasons(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     """Which of the operator's override files changed the container's config."""
     return _key_diff(
@@ -208,9 +232,8 @@ def make_plan(
                 )
             if current.labels.get(LABEL_HASH) != spec.spec_hash:
                 reasons = tuple(diff_reasons(spec, current))
-                changes.append(
-                    Change(Action.RECREATE, node, spec.name, spec.service, reasons, spec)
-                )
+                action = Action.RELOAD if reloadable(spec, current) else Action.RECREATE
+                changes.append(Change(action, node, spec.name, spec.service, reasons, spec))
             elif current.state != "running":
                 changes.append(
                     Change(
@@ -241,12 +264,16 @@ def _steps(
 ) -> tuple[Step, ...]:
     starting = (Action.CREATE, Action.RECREATE, Action.START)
     containers: dict[str, set[str]] = {}
+    reloads: dict[str, set[str]] = {}
     for change in changes:
         if change.action in starting:
             containers.setdefault(change.node, set()).add(change.name)
+        elif change.action is Action.RELOAD:
+            reloads.setdefault(change.node, set()).add(change.name)
     touched = Touched(
         {n: frozenset(names) for n, names in containers.items()},
         frozenset(_services_created(changes)),
+        {n: frozenset(names) for n, names in reloads.items()},
     )
     return (
         *volume_steps(desired, volumes),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from colla.model.specs import NodeSpecs, TaskSpec
 
@@ -42,11 +42,13 @@ class Step:
 @dataclass(frozen=True)
 class Touched:
     """The container changes that steps follow from: per node, the containers to create,
-    recreate or start, and the services whose containers are created or recreated (their
-    bootstrap runs again)."""
+    recreate or start, the services whose containers are created or recreated (their
+    bootstrap runs again), and per node the containers to reload."""
 
     containers: Mapping[str, frozenset[str]]
     bootstrap: frozenset[str]
+    # Per node, the containers that take their new files by a reload.
+    reloads: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _tasks(specs: NodeSpecs) -> Iterable[tuple[StepKind, str, TaskSpec]]:
@@ -83,10 +85,13 @@ def config_steps(
     steps = []
     for node, specs in desired.items():
         changed = touched.containers.get(node, frozenset())
+        reloads = touched.reloads.get(node, frozenset())
         differ = drifted.get(node, frozenset())
         for container in specs.containers:
             if container.name in changed:
                 reason = "container to start"
+            elif container.name in reloads:
+                reason = "container to reload"
             elif container.config_dir in differ:
                 reason = "differs from the rendered config"
             else:

@@ -118,6 +118,7 @@ def _apis(project: Project, catalog: ServiceCatalog, topology: Topology) -> list
                         "port": container.api_port,
                         "alt_port": container.api_port + ALT_PORT_OFFSET,
                         "check": container.api_check,
+                        "tls_port": container.api_tls_port,
                         "addresses": [topology.api_address[h.name] for h in hosts],
                     }
                 )

@@ -17,6 +17,7 @@ import requests.exceptions
 from colla.engine.containers import ContainersMixin
 from colla.engine.endpoint import Endpoint
 from colla.engine.errors import translated as _translated
+from colla.engine.inside import InsideMixin
 from colla.engine.probe import ProbeMixin
 from colla.engine.transfer import TransferMixin
 from colla.engine.tunnel import TUNNELS
@@ -68,7 +69,7 @@ class RunResult:
     output: str
 
 
-class DockerEngine(ContainersMixin, ProbeMixin, TransferMixin):
+class DockerEngine(ContainersMixin, ProbeMixin, InsideMixin, TransferMixin):
     """A connection to one Docker daemon; ``remote`` when it runs on another machine.
 
     It implements :class:`colla.engine.Engine`, the protocol the library is written

@@ -127,6 +127,14 @@ class Engine(Protocol):
         when it fails or the container is not running, None when it declares none."""
         ...
 
+    def exec(self, name: str, argv: Sequence[str]) -> tuple[int, str]:
+        """Run ``argv`` in a running container: its exit code and output."""
+        ...
+
+    def signal(self, name: str, signal: str) -> None:
+        """Send ``signal`` (``SIGHUP``...) to a container's main process."""
+        ...
+
     def logs(self, name: str, tail: int | str = "all") -> str:
         """A container's output so far."""
         ...

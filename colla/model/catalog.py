@@ -53,6 +53,25 @@ class HealthDef(_Model):
     start_period: int = 60
 
 
+class ReloadDef(_Model):
+    """How a running container takes changed config files without a restart: colla
+    installs them in place, runs ``check`` (a failure leaves the running process on its
+    old config), then sends ``signal`` or runs ``command`` in the container. ``files``:
+    the rendered files it can take so (empty: any); a change to another recreates it.
+    Commands are shell words, rendered with Jinja."""
+
+    signal: Literal["SIGHUP", "SIGUSR1", "SIGUSR2"] | None = None
+    command: str | None = None
+    check: str | None = None
+    files: tuple[str, ...] = ()
+
+    @pydantic.model_validator(mode="after")
+    def _one_way(self) -> ReloadDef:
+        if (self.signal is None) == (self.command is None):
+            raise ValueError("reload: give either signal or command")
+        return self
+
+
 class PrivilegesDef(_Model):
     """What a container gets beyond Docker's defaults; ``reason`` says why.
 
@@ -116,10 +135,17 @@ class ContainerDef(TaskDef):
     # the new container listens on api_port + ALT_PORT_OFFSET next to the old one.
     api_port: int | None = None
     api_check: str = "/"
+    # Where HAProxy serves this API when it ends TLS for that side, if not on api_port
+    # (the dashboard: 443); its api_port then redirects plain HTTP to https.
+    api_tls_port: int | None = pydantic.Field(default=None, ge=1, le=65535)
     environment: dict[str, str] = {}
     ports: tuple[int, ...] = ()
     healthcheck: HealthDef
     privileges: PrivilegesDef = PrivilegesDef()
+    # Changed config files only (same image, volumes, environment...): applied in place
+    # with a signal instead of a recreate, so the service never stops (HAProxy's renewed
+    # certificates). None: every change recreates the container.
+    reload: ReloadDef | None = None
 
 
 class DatabaseDef(_Model):

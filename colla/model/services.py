@@ -79,6 +79,15 @@ class ServiceDef:
                 return container.ports[0]
         raise BadInput(f"{self.directory / 'service.yaml'}: no container declares a port")
 
+    def front_port(self, tls: bool) -> int:
+        """The port clients reach it on through HAProxy: its API's TLS port where that
+        side is TLS and the API has one, else :attr:`port`."""
+        if tls:
+            for container in self.containers:
+                if container.api_tls_port:
+                    return container.api_tls_port
+        return self.port
+
     def hosts(self, inventory: Inventory) -> tuple[Host, ...]:
         """The hosts that run this service: the inventory's group named after the service
         when there is one (kolla-ansible's ``[memcached:children]``), else every host of

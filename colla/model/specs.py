@@ -79,6 +79,18 @@ class LogLimits:
 
 
 @dataclass(frozen=True)
+class Reload:
+    """How a running container takes changed config files (catalog ``reload``): after
+    ``check`` (an argv; empty: none) passed, ``signal`` to its main process or
+    ``command`` (an argv) run in it; ``files``: those it can take so (empty: any)."""
+
+    signal: str | None = None
+    command: tuple[str, ...] = ()
+    check: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A one-shot bootstrap container: runs to completion from a service's image."""
 
@@ -106,6 +118,8 @@ class ContainerSpec(TaskSpec):
     # hold them, or its service's bootstrap sets them (keystone's admin password), so a
     # changed one recreates it, runs that bootstrap again, and the plan can say which.
     secrets: tuple[tuple[str, str], ...] = ()
+    # Not in the public spec nor its hash: how a change is applied, not what runs.
+    reload: Reload | None = None
 
     def public(self) -> dict[str, Any]:
         """The spec without file contents: safe for labels, plans and logs."""
@@ -196,7 +210,15 @@ def spec_from_dict(data: dict[str, Any]) -> ContainerSpec:
         # Revisions recorded before logs were bounded get the default bound.
         log=LogLimits(**data["log"]) if data.get("log") else LogLimits(),
         secrets=tuple((str(a), str(b)) for a, b in data.get("secrets") or ()),
+        reload=_reload_from_dict(data.get("reload")),
     )
+
+
+def _reload_from_dict(data: Any) -> Reload | None:
+    if not isinstance(data, dict):
+        return None
+    words = {k: tuple(str(a) for a in data.get(k) or ()) for k in ("command", "check", "files")}
+    return Reload(data.get("signal"), **words)
 
 
 def task_from_dict(data: dict[str, Any]) -> TaskSpec:

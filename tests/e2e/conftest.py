@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,40 @@ from colla.engine import Engine
 from colla.model.specs import LABEL_MANAGED
 
 BIN = Path(sys.executable).parent
+# The internal VIP on the loopback that HAProxy (and TLS) take over for the last modules
+# on the all-in-one cloud.
+VIP = "127.0.0.2"
+
+
+def haproxy_with_tls(config_dir: Path) -> Path:
+    """Switch the suite's cloud to HAProxy on the VIP, ending TLS there, and the message
+    bus to TLS, in one deploy (with `colla certs` before it and `post-deploy` after it for
+    the CA-aware clients).
+
+    test_upgrade_haproxy and test_tls both need it: the first to run switches and the
+    second finds it done, which spares the suite a full redeploy. The suite's config
+    directory is made anew each run, so the edit is never left in an operator's file.
+    """
+    globals_path = config_dir / "globals.yml"
+    text = globals_path.read_text()
+    if "kolla_enable_tls_internal: true" in text:
+        return config_dir
+    old = 'kolla_internal_vip_address: "127.0.0.1"'
+    assert old in text
+    text = text.replace(old, f'kolla_internal_vip_address: "{VIP}"')
+    text += "enable_haproxy: true\n"
+    text += "kolla_enable_tls_internal: true\nkolla_enable_tls_external: true\n"
+    text += "rabbitmq_enable_tls: true\n"
+    globals_path.write_text(text)
+    assert run(["certs", "-c", str(config_dir)]) == 0
+    assert run(["deploy", "-c", str(config_dir)]) == 0
+    assert run(["post-deploy", "-c", str(config_dir)]) == 0
+    return config_dir
+
+
+def vip_context(config_dir: Path) -> ssl.SSLContext:
+    """A client context that trusts the CA `colla certs` made for the VIP."""
+    return ssl.create_default_context(cafile=str(config_dir / "certificates/ca/root.crt"))
 
 
 def engine_state(engine: Engine) -> dict[str, object]:

@@ -19,11 +19,11 @@ from colla import tinyimage
 from colla.cli.app import run
 from colla.engine import ContainerRequest, Engine
 from colla.model.privileges import Privileges
+from tests.e2e.browser import horizon_lists_the_server
 from tests.e2e.conftest import assert_edit_refused, openstack
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 GUEST_MESSAGE = tinyimage.GUEST_MESSAGE
 BOOT_TIMEOUT = 300
 
@@ -193,7 +193,7 @@ def test_a_server_boots_on_a_tenant_network(
         120,
     )
 
-    _horizon_lists_the_server(config_dir, "colla-e2e-server")
+    horizon_lists_the_server(config_dir, "colla-e2e-server", "http://127.0.0.1")
 
     tenant.delete_all()
     assert not [s for s in _json(c, "server", "list") if s["Name"] == "colla-e2e-server"]
@@ -238,49 +238,6 @@ def test_a_server_boots_at_once_on_each_new_network(
     assert not [
         s for s in _json(c, "server", "list") if str(s["Name"]).startswith("colla-e2e-quick")
     ]
-
-
-def _horizon_lists_the_server(config_dir: Path, server: str) -> None:
-    """Log in to Horizon in Debian's headless Chromium and find the server listed."""
-    import yaml
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    password = yaml.safe_load((config_dir / "passwords.yml").read_text())["keystone_admin_password"]
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    ARTIFACTS.mkdir(exist_ok=True)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-    try:
-        driver.set_page_load_timeout(60)
-        driver.get("http://127.0.0.1/auth/login/")
-        wait = WebDriverWait(driver, 60)
-        wait.until(expected_conditions.presence_of_element_located((By.ID, "id_username")))
-        driver.save_screenshot(str(ARTIFACTS / "horizon-login.png"))
-        driver.find_element(By.ID, "id_username").send_keys("admin")
-        driver.find_element(By.ID, "id_password").send_keys(password)
-        driver.find_element(By.ID, "loginBtn").click()
-        wait.until(lambda d: "/auth/login" not in d.current_url)
-        driver.get("http://127.0.0.1/project/instances/")
-        wait.until(lambda d: server in d.page_source)
-        driver.save_screenshot(str(ARTIFACTS / "horizon-instances.png"))
-    finally:
-        driver.quit()
 
 
 def _append(name: str, text: str) -> Callable[[Path], object]:

@@ -1,14 +1,15 @@
 """Zero failed requests behind HAProxy: upgrade and roll back Keystone under load.
 
-The all-in-one config is switched to HAProxy (enable_haproxy, the VIP 127.0.0.2 on the
-loopback) for this module and left so, which spares the suite a redeploy without it: it
-is the last module on the all-in-one cloud (tests/conftest.py's order), and the lab
-after it stops that cloud.
+The all-in-one config is switched to HAProxy on the VIP (127.0.0.2 on the loopback),
+ending TLS there, in one deploy shared with test_tls (tests/e2e/conftest.py's
+``haproxy_with_tls``); the load therefore goes through https with colla's CA. The
+switch is left on for the modules after it on the all-in-one cloud.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 import urllib.error
@@ -23,12 +24,11 @@ from colla.engine import DockerEngine, Engine
 from colla.model.specs import LABEL_MANAGED
 from colla.project import load_project
 from colla.upgrade import haproxy
-from tests.e2e.conftest import killed_at
+from tests.e2e.conftest import VIP, haproxy_with_tls, killed_at, vip_context
 from tests.e2e.test_upgrade import GOOD, OVERRIDES
 
 pytestmark = pytest.mark.e2e
 
-VIP = "127.0.0.2"
 RATE = 20  # requests a second
 LIMIT = 600  # seconds: the loop stops by itself
 
@@ -36,8 +36,9 @@ LIMIT = 600  # seconds: the loop stops by itself
 class Load:
     """Token validations through the VIP at a fixed rate, counted."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, context: ssl.SSLContext) -> None:
         self.token = token
+        self.context = context
         self.sent = 0
         self.failed = 0
         self.stop = threading.Event()
@@ -46,11 +47,11 @@ class Load:
 
     def _one(self) -> None:
         request = urllib.request.Request(
-            f"http://{VIP}:5000/v3/auth/tokens",
+            f"https://{VIP}:5000/v3/auth/tokens",
             headers={"X-Auth-Token": self.token, "X-Subject-Token": self.token},
         )
         try:
-            with urllib.request.urlopen(request, timeout=2) as response:
+            with urllib.request.urlopen(request, timeout=2, context=self.context) as response:
                 response.read()
         except (OSError, urllib.error.URLError):
             with self.lock:
@@ -66,15 +67,7 @@ class Load:
 
 @pytest.fixture(scope="module")
 def behind_haproxy(config_dir: Path) -> Path:
-    # The suite's config directory is made anew each run, so the edit is not left in an
-    # operator's file, and a killed run leaves nothing the next one trips on.
-    globals_path = config_dir / "globals.yml"
-    text = globals_path.read_text()
-    old = 'kolla_internal_vip_address: "127.0.0.1"'
-    assert old in text
-    text = text.replace(old, f'kolla_internal_vip_address: "{VIP}"')
-    globals_path.write_text(text + "enable_haproxy: true\n")
-    assert run(["deploy", "-c", str(config_dir)]) == 0
+    haproxy_with_tls(config_dir)
     haproxy_container = DockerEngine.connect().container("haproxy")
     assert haproxy_container is not None and haproxy_container.health == "healthy"
     return config_dir
@@ -94,11 +87,11 @@ def _token(config_dir: Path) -> str:
         }
     }
     request = urllib.request.Request(
-        f"http://{VIP}:5000/v3/auth/tokens",
+        f"https://{VIP}:5000/v3/auth/tokens",
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=10, context=vip_context(config_dir)) as response:
         return str(response.headers["X-Subject-Token"])
 
 
@@ -109,7 +102,7 @@ def test_upgrade_and_rollback_lose_no_request(
     override = tmp_path / "good.j2"
     override.write_text(OVERRIDES[GOOD])
     assert run(["build", "^keystone$", "--tag", GOOD, "--template-override", str(override)]) == 0
-    load = Load(_token(config_dir))
+    load = Load(_token(config_dir), vip_context(config_dir))
     load.thread.start()
     try:
         time.sleep(1)

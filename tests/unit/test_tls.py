@@ -76,6 +76,34 @@ def test_haproxy_ends_tls_on_the_vip_with_its_bundle(tls_project: Project) -> No
     assert {f.perm for f in spec.files if f.name.endswith(".pem")} == {"0600"}
 
 
+def _listen(cfg: str, name: str) -> list[str]:
+    """The lines of one ``listen`` section of haproxy.cfg."""
+    lines = cfg.split(f"listen {name}\n", 1)[1].split("\nlisten ", 1)[0]
+    return [line.strip() for line in lines.splitlines() if line.strip()]
+
+
+def test_the_dashboard_is_served_on_443_and_plain_http_is_redirected(
+    tls_project: Project,
+) -> None:
+    node = _node(tls_project)
+    horizon = _listen(_file(node, "haproxy", "haproxy.cfg"), "horizon")
+    assert f"bind {VIP}:443 ssl crt /etc/haproxy/certs/haproxy-internal.pem" in horizon
+    assert f"bind {VIP}:80" in horizon
+    assert "http-request redirect scheme https code 301 unless { ssl_fc }" in horizon
+    # HAProxy always sets the header, so Django can trust it; cookies only over https.
+    settings = _file(node, "horizon", "local_settings.py")
+    assert 'SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")' in settings
+    assert "SESSION_COOKIE_SECURE = True" in settings
+    assert "CSRF_COOKIE_SECURE = True" in settings
+    keystone = _listen(_file(node, "haproxy", "haproxy.cfg"), "keystone")
+    assert not [line for line in keystone if "redirect" in line]
+    assert "http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]" in keystone
+    catalog = load_services()
+    assert catalog["horizon"].front_port(tls=True) == 443
+    assert catalog["horizon"].front_port(tls=False) == 80
+    assert catalog["keystone"].front_port(tls=True) == 5000
+
+
 def test_every_container_trusts_the_ca_and_every_client_uses_it(tls_project: Project) -> None:
     node = _node(tls_project)
     assert tls_project.tls is not None
@@ -119,6 +147,7 @@ def test_a_plain_project_renders_no_tls(tmp_path: Path) -> None:
     assert project.tls is None
     assert all(f.dest != CA_FILE for c in node.containers for f in c.files)
     assert "cafile" not in _file(node, "nova_api", "nova.conf")
+    assert "SECURE_PROXY_SSL_HEADER" not in _file(node, "horizon", "local_settings.py")
 
 
 def test_tls_without_haproxy_or_certificates_is_refused(tmp_path: Path) -> None:
@@ -128,3 +157,44 @@ def test_tls_without_haproxy_or_certificates_is_refused(tmp_path: Path) -> None:
     no_certs = _config(tmp_path / "b", TLS, certs=False)
     with pytest.raises(BadInput, match=r"root\.crt: no such CA certificate \(run `colla certs`"):
         load_project(no_certs, load_services())
+
+
+def test_the_message_bus_over_tls_with_the_internal_certificate(tmp_path: Path) -> None:
+    config_dir = _config(tmp_path, TLS + f'kolla_internal_vip_address: "{VIP}"\n')
+    with (config_dir / "globals.yml").open("a") as handle:
+        handle.write('rabbitmq_enable_tls: "yes"\n')
+    project = load_project(config_dir, load_services())
+    node = _node(project)
+    conf = _file(node, "rabbitmq", "rabbitmq.conf")
+    assert "listeners.tcp = none" in conf
+    assert "listeners.ssl.1 = 127.0.0.1:5672" in conf
+    assert f"ssl_options.cacertfile = {CA_FILE}" in conf
+    chain = _file(node, "rabbitmq", "rabbitmq-cert.pem")
+    key = _file(node, "rabbitmq", "rabbitmq-key.pem")
+    assert chain.count("BEGIN CERTIFICATE") == 2 and "PRIVATE KEY" not in chain
+    assert key.startswith("-----BEGIN PRIVATE KEY") and "CERTIFICATE" not in key
+    (spec,) = [c for c in node.containers if c.name == "rabbitmq"]
+    assert {f.perm for f in spec.files if f.name.endswith(".pem")} == {"0600"}
+    for container, name in (
+        ("nova_conductor", "nova.conf"),
+        ("nova_compute", "nova.conf"),
+        ("neutron_server", "neutron.conf"),
+        ("neutron_l3_agent", "neutron.conf"),
+    ):
+        parsed = configparser.ConfigParser(interpolation=None, strict=False)
+        parsed.read_string(_file(node, container, name))
+        assert parsed["oslo_messaging_rabbit"]["ssl"] == "true", container
+        assert parsed["oslo_messaging_rabbit"]["ssl_ca_file"] == CA_FILE, container
+
+
+def test_the_message_bus_is_plain_unless_asked_and_tls_needs_the_internal_side(
+    tmp_path: Path, tls_project: Project
+) -> None:
+    node = _node(tls_project)
+    assert "listeners.tcp.1 = 127.0.0.1:5672" in _file(node, "rabbitmq", "rabbitmq.conf")
+    assert "oslo_messaging_rabbit" not in _file(node, "nova_conductor", "nova.conf")
+    alone = _config(
+        tmp_path / "alone", "enable_haproxy: true\nrabbitmq_enable_tls: true\n", certs=False
+    )
+    with pytest.raises(BadInput, match=r"rabbitmq_enable_tls: .*set kolla_enable_tls_internal"):
+        load_project(alone, load_services())
