@@ -113,11 +113,13 @@ def load_project(
         overrides=_read_overrides(config_dir),
     )
     check_overrides(project, catalog)
-    if globals_.rabbitmq_enable_tls and not globals_.kolla_enable_tls_internal:
-        raise BadInput(
-            f"{globals_path}: rabbitmq_enable_tls: RabbitMQ uses the internal certificate "
-            "and the services the CA copied with it; set kolla_enable_tls_internal: true"
-        )
+    backends = (("rabbitmq_enable_tls", "RabbitMQ"), ("database_enable_tls_backend", "MariaDB"))
+    for key, what in backends:
+        if getattr(globals_, key) and not globals_.kolla_enable_tls_internal:
+            raise BadInput(
+                f"{globals_path}: {key}: {what} uses the internal certificate and the "
+                "services the CA copied with it; set kolla_enable_tls_internal: true"
+            )
     if globals_.tls:
         if "haproxy" not in enabled:
             raise BadInput(

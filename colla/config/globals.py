@@ -26,7 +26,12 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FQDN = rf"^{_LABEL}(?:\.{_LABEL})*\.?$|^[0-9a-fA-F:.]+$"
 # kolla-ansible's own files write the flags as quoted "yes"/"no" strings.
 _YES_NO = {"yes": True, "no": False}
-_FLAG_KEYS = {"kolla_enable_tls_internal", "kolla_enable_tls_external", "rabbitmq_enable_tls"}
+_FLAG_KEYS = {
+    "kolla_enable_tls_internal",
+    "kolla_enable_tls_external",
+    "rabbitmq_enable_tls",
+    "database_enable_tls_backend",
+}
 
 
 class Globals(pydantic.BaseModel):
@@ -61,6 +66,9 @@ class Globals(pydantic.BaseModel):
     # The message bus over TLS: RabbitMQ serves AMQP over TLS only, with the internal
     # certificate (it names every host), and the services verify it with the CA.
     rabbitmq_enable_tls: bool = False
+    # The database over TLS: MariaDB serves TLS with the internal certificate and refuses
+    # plain TCP (its socket stays open to local root), and every client verifies it.
+    database_enable_tls_backend: bool = False
     docker_registry: str | None = None
     docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
     # The interface on network hosts that carries the flat provider network ("physnet1");

@@ -200,9 +200,17 @@ class ServiceRenderer:
                 return (
                     f"mysql+pymysql://{db.user}:{password}@"
                     f"{self.topology.database_address}:{self.catalog.provider('database').port}"
-                    f"/{db.name}?charset=utf8"
+                    f"/{db.name}?charset=utf8{self._database_tls}"
                 )
         raise BadInput(f"service {self.service.name} declares no database '{name}'")
+
+    @property
+    def _database_tls(self) -> str:
+        # SQLAlchemy hands ssl_ca to PyMySQL, which then verifies the server's
+        # certificate and its name (the database address, which it carries).
+        if self.project.globals.database_enable_tls_backend:
+            return f"&ssl_ca={CA_FILE}"
+        return ""
 
     def authtoken(self, name: str) -> str:
         """The [keystone_authtoken] section of service ``name``'s API."""

@@ -15,11 +15,12 @@ class InsideMixin:
     _client: Any
 
     def exec(self, name: str, argv: Sequence[str]) -> tuple[int, str]:
-        """Run ``argv`` in the running container ``name`` as its default user (root in
-        colla's images before they drop privileges): its exit code and output."""
+        """Run ``argv`` in the running container ``name`` as root (what colla-start is
+        before the service drops privileges: it may replace files the service owns):
+        its exit code and output."""
         api = self._client.api
         with translated(f"run {argv[0]} in {name}"):
-            exec_id = api.exec_create(name, list(argv), stdout=True, stderr=True)["Id"]
+            exec_id = api.exec_create(name, list(argv), stdout=True, stderr=True, user="root")["Id"]
             output = api.exec_start(exec_id)
             code = api.exec_inspect(exec_id).get("ExitCode")
         text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)

@@ -128,7 +128,7 @@ class Engine(Protocol):
         ...
 
     def exec(self, name: str, argv: Sequence[str]) -> tuple[int, str]:
-        """Run ``argv`` in a running container: its exit code and output."""
+        """Run ``argv`` as root in a running container: its exit code and output."""
         ...
 
     def signal(self, name: str, signal: str) -> None:

@@ -31,8 +31,8 @@ VIP = "127.0.0.2"
 
 def haproxy_with_tls(config_dir: Path) -> Path:
     """Switch the suite's cloud to HAProxy on the VIP, ending TLS there, and the message
-    bus to TLS, in one deploy (with `colla certs` before it and `post-deploy` after it for
-    the CA-aware clients).
+    bus and the database to TLS, in one deploy (with `colla certs` before it and
+    `post-deploy` after it for the CA-aware clients).
 
     test_upgrade_haproxy and test_tls both need it: the first to run switches and the
     second finds it done, which spares the suite a full redeploy. The suite's config
@@ -47,7 +47,7 @@ def haproxy_with_tls(config_dir: Path) -> Path:
     text = text.replace(old, f'kolla_internal_vip_address: "{VIP}"')
     text += "enable_haproxy: true\n"
     text += "kolla_enable_tls_internal: true\nkolla_enable_tls_external: true\n"
-    text += "rabbitmq_enable_tls: true\n"
+    text += "rabbitmq_enable_tls: true\ndatabase_enable_tls_backend: true\n"
     globals_path.write_text(text)
     assert run(["certs", "-c", str(config_dir)]) == 0
     assert run(["deploy", "-c", str(config_dir)]) == 0

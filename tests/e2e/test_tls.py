@@ -121,6 +121,25 @@ def test_the_message_bus_speaks_only_tls(tls_on: Path) -> None:
         assert not answer.startswith(b"\x01\x00\x00"), answer
 
 
+def _sql(engine: Engine, config_dir: Path, *flags: str) -> tuple[int, str]:
+    """The database's TLS cipher, asked over TCP by the MariaDB client in its container."""
+    password = yaml.safe_load((config_dir / "passwords.yml").read_text())["database_password"]
+    query = "SHOW SESSION STATUS LIKE 'Ssl_cipher'"
+    argv = ["mariadb", "-h", "127.0.0.1", "-uroot", f"-p{password}", *flags, "-N", "-e", query]
+    return engine.exec("mariadb", argv)
+
+
+def test_the_database_refuses_plain_tcp(tls_on: Path, engine: Engine) -> None:
+    """MariaDB serves TCP clients over TLS only, with a certificate colla's CA signed
+    (the client checks it and the address); every service reached it so to deploy."""
+    code, out = _sql(
+        engine, tls_on, "--ssl", "--ssl-ca=/etc/ssl/colla-ca.crt", "--ssl-verify-server-cert"
+    )
+    assert code == 0 and out.split()[-1].startswith("TLS_"), out
+    code, out = _sql(engine, tls_on, "--skip-ssl")
+    assert code != 0 and "insecure transport" in out, out
+
+
 def test_the_cloud_works_over_tls(tls_on: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Services talk to each other through the VIP over https: the image round trip,
     placement, compute, the network agents and the dashboard's login page (https)."""
@@ -174,11 +193,12 @@ def test_a_renewed_certificate_reaches_haproxy_by_a_reload(
     tls_on: Path, engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`colla certs --renew`, then `colla deploy` under the upgrade tests' load loop:
-    HAProxy and RabbitMQ are reloaded, not recreated, serve the new certificate, and no
-    request fails; a second deploy has nothing to change."""
+    HAProxy, RabbitMQ and MariaDB are reloaded, not recreated, HAProxy and RabbitMQ
+    serve the new certificate, and no request fails; a second deploy has nothing to
+    change."""
     served_before = ssl.get_server_certificate((VIP, 5000))
     broker_before = _broker_certificate(tls_on)
-    before = {name: engine.container(name) for name in ("haproxy", "rabbitmq")}
+    before = {name: engine.container(name) for name in ("haproxy", "rabbitmq", "mariadb")}
     load = Load(_token(tls_on), vip_context(tls_on))
     load.thread.start()
     try:

@@ -198,3 +198,41 @@ def test_the_message_bus_is_plain_unless_asked_and_tls_needs_the_internal_side(
     )
     with pytest.raises(BadInput, match=r"rabbitmq_enable_tls: .*set kolla_enable_tls_internal"):
         load_project(alone, load_services())
+    database = _config(
+        tmp_path / "db", "enable_haproxy: true\ndatabase_enable_tls_backend: true\n", certs=False
+    )
+    with pytest.raises(BadInput, match=r"database_enable_tls_backend: MariaDB uses the internal"):
+        load_project(database, load_services())
+
+
+def test_the_database_over_tls_with_the_internal_certificate(tmp_path: Path) -> None:
+    config_dir = _config(tmp_path, TLS + f'kolla_internal_vip_address: "{VIP}"\n')
+    with (config_dir / "globals.yml").open("a") as handle:
+        handle.write("database_enable_tls_backend: true\n")
+    node = _node(load_project(config_dir, load_services()))
+    server = _file(node, "mariadb", "99-colla.cnf")
+    assert "require_secure_transport = ON" in server
+    assert f"ssl_ca = {CA_FILE}" in server
+    assert "ssl_cert = /etc/mysql/certs/mariadb-cert.pem" in server
+    assert "PRIVATE KEY" in _file(node, "mariadb", "mariadb-key.pem")
+    keystone = configparser.ConfigParser(interpolation=None, strict=False)
+    keystone.read_string(_file(node, "keystone", "keystone.conf"))
+    assert keystone["database"]["connection"].endswith(f"?charset=utf8&ssl_ca={CA_FILE}")
+    # colla's own database tasks (databases and users, dumps) verify it too.
+    clients = [
+        f.content for tasks in node.tasks.values() for t in tasks for f in t.files
+        if f.name == "client.cnf"
+    ]  # fmt: skip
+    assert clients and all(f"ssl-ca = {CA_FILE}\nssl-verify-server-cert" in c for c in clients)
+    # Nova's cell mappings follow the URLs: an existing cell1 is updated, not kept.
+    (cells,) = [t for t in node.tasks["nova"] if t.name == "nova-cells"]
+    script = next(f.content for f in cells.files if f.name.startswith("colla-nova-cells"))
+    assert 'update_cell --cell_uuid "$cell1"' in script
+    assert f"ssl_ca={CA_FILE}" in script
+
+
+def test_the_database_is_plain_unless_asked(tls_project: Project) -> None:
+    node = _node(tls_project)
+    assert "require_secure_transport" not in _file(node, "mariadb", "99-colla.cnf")
+    keystone = _file(node, "keystone", "keystone.conf")
+    assert "ssl_ca" not in keystone
