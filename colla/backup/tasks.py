@@ -91,7 +91,7 @@ def dump_task(db: DatabaseHost, databases: Sequence[str], dump: str) -> TaskSpec
     command = r.env.from_string(db.how.dump).render(
         databases=list(databases), dump=f"{BACKUP_MOUNT}/{dump}"
     )
-    return _task(db, "backup-dump", command, [client])
+    return _task(db, "backup-dump", command, [client, *r.ca_files()])
 
 
 def _load_files(db: DatabaseHost, counts: str) -> list[RenderedFile]:

@@ -52,7 +52,9 @@ def _database_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | Non
     server, how = cloud.catalog.database_server()
     r = ServiceRenderer(project, cloud.catalog, cloud.topology, server, tag)
     context = {**r.context(node), "databases": service.databases}
+    # The CA: the client verifies the server with it when the database is on TLS.
     files = [_render(r, f, context) for f in (how.client_config, how.create_config)]
+    files += r.ca_files()
     where = (f"{service.name}-databases", service.name, node)
     image = server.containers[0].image
     return task_spec(project, where, image, files, Run(how.create), tag=r.tag)
@@ -166,5 +168,6 @@ def backup_tasks(
     ):
         command = _command(r, source, databases=databases, dump=dump)
         where = (f"{service}-{suffix}", service, node)
-        made.append(task_spec(project, where, image, [client], Run(command), named_volumes))
+        files = [client, *r.ca_files()]
+        made.append(task_spec(project, where, image, files, Run(command), named_volumes))
     return made[0], made[1], made[2]

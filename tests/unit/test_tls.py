@@ -11,17 +11,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from colla.backup.tasks import database_host, dump_task
 from colla.catalog import load_services
 from colla.cli.app import run
 from colla.config.example import write_example
 from colla.config.passwords import generate_passwords
 from colla.deploy.credentials import admin_auth, clouds_yaml_text, openrc_text
 from colla.deploy.desired import desired_state
+from colla.deploy.infra import backup_tasks
 from colla.deploy.templates import CA_FILE
 from colla.errors import BadInput, ExitStatus
 from colla.model.specs import NodeSpecs
 from colla.model.topology import Topology
 from colla.project import Project, load_project
+from colla.site import Site
 
 VIP = "127.0.0.2"
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, VIP, "127.0.0.1")
@@ -209,7 +212,8 @@ def test_the_database_over_tls_with_the_internal_certificate(tmp_path: Path) -> 
     config_dir = _config(tmp_path, TLS + f'kolla_internal_vip_address: "{VIP}"\n')
     with (config_dir / "globals.yml").open("a") as handle:
         handle.write("database_enable_tls_backend: true\n")
-    node = _node(load_project(config_dir, load_services()))
+    project = load_project(config_dir, load_services())
+    node = _node(project)
     server = _file(node, "mariadb", "99-colla.cnf")
     assert "require_secure_transport = ON" in server
     assert f"ssl_ca = {CA_FILE}" in server
@@ -224,6 +228,17 @@ def test_the_database_over_tls_with_the_internal_certificate(tmp_path: Path) -> 
         if f.name == "client.cnf"
     ]  # fmt: skip
     assert clients and all(f"ssl-ca = {CA_FILE}\nssl-verify-server-cert" in c for c in clients)
+    # ...and every task that talks to it over TCP carries the CA it names.
+    site = Site(project, load_services())
+    dump = dump_task(database_host(site), ["keystone"], "x.sql")
+    tasks = [
+        *(t for ts in node.tasks.values() for t in ts),
+        *backup_tasks(project, site.catalog, TOPOLOGY, "keystone", "x"),
+        dump,
+    ]
+    for task in tasks:
+        if any(f.name == "client.cnf" for f in task.files):
+            assert any(f.dest == CA_FILE for f in task.files), task.name
     # Nova's cell mappings follow the URLs: an existing cell1 is updated, not kept.
     (cells,) = [t for t in node.tasks["nova"] if t.name == "nova-cells"]
     script = next(f.content for f in cells.files if f.name.startswith("colla-nova-cells"))
