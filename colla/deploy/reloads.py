@@ -24,13 +24,16 @@ RECORD = "/var/lib/colla/reloaded.json"
 
 # colla-start's own installer, run again in the container: the same owners, modes and
 # atomic replacement as at start, from the config directory colla just wrote.
+# COLLA_CONFIG moves config.json, as it does for colla-start itself.
+START = "/usr/local/bin/colla-start"
 _INSTALL = """\
-import importlib.machinery, importlib.util, sys
-loader = importlib.machinery.SourceFileLoader("colla_start", "/usr/local/bin/colla-start")
+import importlib.machinery, importlib.util, os, sys
+loader = importlib.machinery.SourceFileLoader("colla_start", sys.argv[1])
 start = importlib.util.module_from_spec(importlib.util.spec_from_loader("colla_start", loader))
+sys.modules["colla_start"] = start  # its dataclasses look their module up there
 loader.exec_module(start)
 try:
-    start.install_files(start.load_config())
+    start.install_files(start.load_config(os.environ.get("COLLA_CONFIG", start.CONFIG_PATH)))
 except start.StartError as e:
     sys.exit(f"colla-start: {e}")
 """
@@ -71,7 +74,7 @@ def reload(engine: Engine, spec: ContainerSpec) -> None:
     assert spec.reload is not None
     how = spec.reload
     where = f"{spec.node}/{spec.name}"
-    code, out = engine.exec(spec.name, ["python3", "-c", _INSTALL])
+    code, out = engine.exec(spec.name, ["python3", "-c", _INSTALL, START])
     if code != 0:
         raise CollaError(f"{where}: cannot install the new config files: {last_lines(out, 1)}")
     if how.check:

@@ -5,13 +5,20 @@ failed check signals nothing, and the next plan sees the container as reloaded."
 
 from __future__ import annotations
 
+import grp
 import json
+import os
+import pwd
+import stat
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from colla.catalog import load_services
+from colla.deploy import reloads
 from colla.deploy.apply import Applier
 from colla.deploy.deployment import observe
 from colla.deploy.executor import Executor
@@ -156,3 +163,29 @@ def test_haproxy_declares_its_reload() -> None:
     assert container.command is not None and "-W" in container.command.split()
     (broker,) = load_services()["rabbitmq"].containers
     assert broker.reload is not None and broker.reload.command is not None
+
+
+def test_the_installer_script_runs_colla_starts_own_install(tmp_path: Path) -> None:
+    """The script a reload runs in the container, run here against colla/start.py: the
+    files of config.json are installed (owner, mode), as colla-start does at start."""
+    source = tmp_path / "config" / "cert.pem"
+    source.parent.mkdir()
+    source.write_text("new certificate")
+    dest = tmp_path / "etc" / "certs" / "cert.pem"
+    me = f"{pwd.getpwuid(os.getuid()).pw_name}:{grp.getgrgid(os.getgid()).gr_name}"
+    config = {
+        "command": "true",
+        "config_files": [{"source": str(source), "dest": str(dest), "owner": me, "perm": "0600"}],
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    start = Path(reloads.__file__).resolve().parents[1] / "start.py"
+    done = subprocess.run(
+        [sys.executable, "-c", reloads._INSTALL, str(start)],
+        env={**os.environ, "COLLA_CONFIG": str(tmp_path / "config.json")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert dest.read_text() == "new certificate"
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
