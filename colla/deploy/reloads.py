@@ -17,7 +17,7 @@ from dataclasses import replace
 from colla.deploy.plan import Observed
 from colla.deploy.tasks import last_lines
 from colla.engine import Engine
-from colla.errors import CollaError
+from colla.errors import CollaError, EngineError
 from colla.model.specs import LABEL_HASH, LABEL_SPEC, ContainerSpec
 
 RECORD = "/var/lib/colla/reloaded.json"
@@ -52,7 +52,11 @@ def as_reloaded(engine: Engine, observed: Observed, spec: ContainerSpec) -> Obse
     stale = observed.labels.get(LABEL_HASH) != spec.spec_hash
     if spec.reload is None or not stale or observed.state != "running" or not observed.managed:
         return observed
-    code, out = engine.exec(observed.name, ["cat", RECORD])
+    try:
+        code, out = engine.exec(observed.name, ["cat", RECORD])
+    except EngineError:
+        # Gone or stopped since it was listed: what the labels say is what it runs.
+        return observed
     if code != 0:
         return observed  # never reloaded
     try:

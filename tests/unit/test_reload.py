@@ -189,3 +189,13 @@ def test_the_installer_script_runs_colla_starts_own_install(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert dest.read_text() == "new certificate"
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+
+
+def test_a_container_that_cannot_be_asked_is_planned_from_its_labels(tmp_path: Path) -> None:
+    old = _haproxy(tmp_path, "old certificate")
+    new = _haproxy(tmp_path, "new certificate")
+    engine = _engine_running(old)
+    engine.fail_next("exec haproxy cat")
+    nodes = {NODE: NodeSpecs(NODE, (new,), {})}
+    (change,) = make_plan(nodes, observe({NODE: engine}, nodes), {"haproxy"}).changes
+    assert change.action is Action.RELOAD
