@@ -12,16 +12,13 @@ both copies with the revisions that name them.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import os
-import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from colla.backup.archive import sha256_of
 from colla.backup.take import backup_dir
 from colla.backup.tasks import DatabaseHost
 from colla.config.passwords import write_atomically
@@ -42,14 +39,6 @@ def dumps_dir(site: Site) -> Path:
     return backup_dir(site) / UPGRADES
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def keep(
     site: Site,
     name: str,
@@ -63,28 +52,19 @@ def keep(
     target = directory / f"{name}.sql"
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as out, dump.open("rb") as source:
-                shutil.copyfileobj(source, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        manifest = {
-            "name": name,
-            "deployment": deployment,
-            "created": now(),
-            "sha256": _sha256(target),
-            "tables": {db: dict(rows) for db, rows in sorted(tables.items())},
-        }
-        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-        write_atomically(directory / f"{name}.json", text.encode(), 0o600)
+        with dump.open("rb") as source:
+            write_atomically(target, source, 0o600)
     except OSError as e:
         raise CollaError(f"{e.filename or directory}: cannot keep the dump: {e.strerror}") from None
+    manifest = {
+        "name": name,
+        "deployment": deployment,
+        "created": now(),
+        "sha256": sha256_of(target)[0],
+        "tables": {db: dict(rows) for db, rows in sorted(tables.items())},
+    }
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    write_atomically(directory / f"{name}.json", text.encode(), 0o600)
     return target
 
 
@@ -100,7 +80,7 @@ def stage(db: DatabaseHost, engine: Engine, name: str) -> bool:
         wanted = json.loads(manifest.read_text())["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         raise CollaError(f"{manifest}: unreadable manifest; not restoring from {path}") from None
-    if _sha256(path) != wanted:
+    if sha256_of(path)[0] != wanted:
         raise CollaError(f"{path}: differs from its manifest's SHA-256; not restoring from it")
     carrier = io.BytesIO()
     with tarfile.open(fileobj=carrier, mode="w") as tar:

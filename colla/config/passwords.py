@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import string
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -128,8 +129,9 @@ def write_private_file(path: Path, text: str) -> None:
     write_atomically(path, text.encode("utf-8"), 0o600)
 
 
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """Replace ``path`` atomically with ``data``, with ``mode``.
+def write_atomically(path: Path, data: bytes | IO[bytes], mode: int) -> None:
+    """Replace ``path`` atomically with ``data`` (bytes, or a binary file read to its
+    end: a large one is never held in memory), with ``mode``.
 
     The data is written to a temporary file in the same directory (with ``mode`` from
     the start), synced, then renamed over ``path``: a crash leaves either the old file
@@ -142,7 +144,10 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
-            f.write(data)
+            if isinstance(data, bytes):
+                f.write(data)
+            else:
+                shutil.copyfileobj(data, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
