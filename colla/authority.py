@@ -17,15 +17,14 @@ from cryptography.x509.oid import NameOID
 
 from colla.certs import (
     WARN_DAYS,
+    CertInfo,
     CertPaths,
-    cert_info,
     cert_paths,
-    load_bundle,
+    check_bundle,
     load_ca,
     now_utc,
     public_der,
     read_file,
-    signed_by,
     trusted_ca,
 )
 from colla.config.passwords import write_atomically
@@ -148,18 +147,16 @@ def ensure_certificates(site: Site, renew: bool = False) -> list[str]:
         return [f"the operator's certificates, signed by {where}: none made, only checked"]
     now = now_utc()
     ca = load_ca(paths.ca_cert)
-    bundles = [p for p in (paths.internal, paths.external) if p.exists()]
-    for path in bundles:
+    found: dict[Path, CertInfo] = {}
+    for path in (paths.internal, paths.external):
+        if not path.exists():
+            continue
         if ca is None:
             raise BadInput(
                 f"{path}: a certificate without colla's CA; set kolla_admin_openrc_cacert "
                 "to the CA that signed it"
             )
-        cert, _, key = load_bundle(path)
-        if public_der(key.public_key()) != public_der(cert.public_key()):  # type: ignore[attr-defined]
-            raise BadInput(f"{path}: the private key does not match the certificate")
-        if not signed_by(cert, ca):
-            raise BadInput(f"{path}: not signed by the CA {ca.subject.rfc4514_string()}")
+        found[path] = check_bundle(path, ca, now, dated=False)
     done: list[str] = []
     if ca is None:
         if paths.ca_key.exists():
@@ -170,7 +167,7 @@ def ensure_certificates(site: Site, renew: bool = False) -> list[str]:
         done.append(f"made the CA {paths.ca_cert}")
     internal, external = wanted_names(site)
     for path, names in ((paths.internal, internal), (paths.external, external)):
-        reason = _renewal(path, names, now, renew)
+        reason = _renewal(found.get(path), names, now, renew)
         if reason is None:
             done.append(f"kept {path}")
             continue
@@ -193,16 +190,17 @@ def _ca_key(paths: CertPaths, ca: x509.Certificate) -> ec.EllipticCurvePrivateKe
     return key
 
 
-def _renewal(path: Path, names: Sequence[str], now: datetime.datetime, renew: bool) -> str | None:
-    """Why colla remakes its bundle at ``path``; None to keep it."""
-    if not path.exists():
+def _renewal(
+    info: CertInfo | None, names: Sequence[str], now: datetime.datetime, renew: bool
+) -> str | None:
+    """Why colla remakes a bundle (``info``: the existing one, checked); None to keep it."""
+    if info is None:
         return "missing"
     if renew:
         return "--renew"
-    cert, _, _ = load_bundle(path)
-    if cert.not_valid_after_utc - now < datetime.timedelta(days=WARN_DAYS):
-        return f"expires {cert.not_valid_after_utc:%Y-%m-%d}"
-    missing = set(names) - set(cert_info(path, cert, None).names)
+    if info.not_after - now < datetime.timedelta(days=WARN_DAYS):
+        return f"expires {info.not_after:%Y-%m-%d}"
+    missing = set(names) - set(info.names)
     if missing:
         return f"now also {', '.join(sorted(missing))}"
     return None

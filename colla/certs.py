@@ -171,17 +171,21 @@ def signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
 
 
 def check_bundle(
-    path: Path, ca: x509.Certificate | None, now: datetime.datetime | None = None
+    path: Path,
+    ca: x509.Certificate | None,
+    now: datetime.datetime | None = None,
+    dated: bool = True,
 ) -> CertInfo:
     """The bundle's certificate, checked: its key matches it, it has not expired (nor
-    starts later), and ``ca`` signed it. BadInput naming the file otherwise."""
+    starts later; not checked unless ``dated``: `colla certs` renews an expired one),
+    and ``ca`` signed it. BadInput naming the file otherwise."""
     now = now or now_utc()
     cert, _, key = load_bundle(path)
     if public_der(key.public_key()) != public_der(cert.public_key()):  # type: ignore[attr-defined]
         raise BadInput(f"{path}: the private key does not match the certificate")
-    if cert.not_valid_after_utc <= now:
+    if dated and cert.not_valid_after_utc <= now:
         raise BadInput(f"{path}: expired on {cert.not_valid_after_utc:%Y-%m-%d}")
-    if cert.not_valid_before_utc > now:
+    if dated and cert.not_valid_before_utc > now:
         raise BadInput(f"{path}: not valid before {cert.not_valid_before_utc:%Y-%m-%d}")
     if ca is not None and not signed_by(cert, ca):
         raise BadInput(f"{path}: not signed by the CA {ca.subject.rfc4514_string()}")
