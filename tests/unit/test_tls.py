@@ -51,12 +51,17 @@ def _config(tmp_path: Path, extra: str, certs: bool = True) -> Path:
     return config_dir
 
 
+def _tls_project(tmp_path: Path, extra: str = "") -> Project:
+    """A project with TLS on the VIP (its certificates made), and ``extra`` globals."""
+    config_dir = _config(tmp_path, TLS + f'kolla_internal_vip_address: "{VIP}"\n')
+    with (config_dir / "globals.yml").open("a") as handle:
+        handle.write(extra)
+    return load_project(config_dir, load_services())
+
+
 @pytest.fixture
 def tls_project(tmp_path: Path) -> Project:
-    config_dir = _config(tmp_path, "")
-    with (config_dir / "globals.yml").open("a") as handle:
-        handle.write(TLS + f'kolla_internal_vip_address: "{VIP}"\n')
-    return load_project(config_dir, load_services())
+    return _tls_project(tmp_path)
 
 
 def _node(project: Project) -> NodeSpecs:
@@ -163,11 +168,7 @@ def test_tls_without_haproxy_or_certificates_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_message_bus_over_tls_with_the_internal_certificate(tmp_path: Path) -> None:
-    config_dir = _config(tmp_path, TLS + f'kolla_internal_vip_address: "{VIP}"\n')
-    with (config_dir / "globals.yml").open("a") as handle:
-        handle.write('rabbitmq_enable_tls: "yes"\n')
-    project = load_project(config_dir, load_services())
-    node = _node(project)
+    node = _node(_tls_project(tmp_path, 'rabbitmq_enable_tls: "yes"\n'))
     conf = _file(node, "rabbitmq", "rabbitmq.conf")
     assert "listeners.tcp = none" in conf
     assert "listeners.ssl.1 = 127.0.0.1:5672" in conf
@@ -196,23 +197,18 @@ def test_the_message_bus_is_plain_unless_asked_and_tls_needs_the_internal_side(
     node = _node(tls_project)
     assert "listeners.tcp.1 = 127.0.0.1:5672" in _file(node, "rabbitmq", "rabbitmq.conf")
     assert "oslo_messaging_rabbit" not in _file(node, "nova_conductor", "nova.conf")
-    alone = _config(
-        tmp_path / "alone", "enable_haproxy: true\nrabbitmq_enable_tls: true\n", certs=False
-    )
-    with pytest.raises(BadInput, match=r"rabbitmq_enable_tls: .*set kolla_enable_tls_internal"):
-        load_project(alone, load_services())
-    database = _config(
-        tmp_path / "db", "enable_haproxy: true\ndatabase_enable_tls_backend: true\n", certs=False
-    )
-    with pytest.raises(BadInput, match=r"database_enable_tls_backend: MariaDB uses the internal"):
-        load_project(database, load_services())
+    for key, what in (
+        ("rabbitmq_enable_tls", "RabbitMQ"),
+        ("database_enable_tls_backend", "MariaDB"),
+    ):
+        alone = _config(tmp_path / key, f"enable_haproxy: true\n{key}: true\n", certs=False)
+        match = rf"{key}: {what} uses the internal certificate.*set kolla_enable_tls_internal"
+        with pytest.raises(BadInput, match=match):
+            load_project(alone, load_services())
 
 
 def test_the_database_over_tls_with_the_internal_certificate(tmp_path: Path) -> None:
-    config_dir = _config(tmp_path, TLS + f'kolla_internal_vip_address: "{VIP}"\n')
-    with (config_dir / "globals.yml").open("a") as handle:
-        handle.write("database_enable_tls_backend: true\n")
-    project = load_project(config_dir, load_services())
+    project = _tls_project(tmp_path, "database_enable_tls_backend: true\n")
     node = _node(project)
     server = _file(node, "mariadb", "99-colla.cnf")
     assert "require_secure_transport = ON" in server
