@@ -92,6 +92,24 @@ class Tenant:
             *("--file", str(path), image),
         )
 
+    def network(self, name: str, subnet: str, cidr: str) -> None:
+        """A tenant network and its IPv4 subnet."""
+        self.make(("network", "delete", name), "network", "create", name)
+        self.make(
+            ("subnet", "delete", subnet),
+            *("subnet", "create", "--network", name, "--subnet-range", cidr, subnet),
+        )
+
+    def wait_active(self, server: str) -> None:
+        """Until ``server`` is ACTIVE; it must never turn ERROR (its fault is shown)."""
+
+        def active() -> bool:
+            shown = json.loads(openstack(self.config_dir, "server", "show", server, "-f", "json"))
+            assert shown["status"] != "ERROR", shown.get("fault")
+            return bool(shown["status"] == "ACTIVE")
+
+        wait_until(f"server {server} ACTIVE", active)
+
     def delete_all(self) -> None:
         """Undo everything made, newest first; a failed step is reported, not fatal,
         so that the rest is still deleted (the caller then checks nothing is left)."""
@@ -127,12 +145,7 @@ def test_a_server_boots_on_a_tenant_network(
 ) -> None:
     c = config_dir
     tenant.flavor_and_image("colla-e2e", "colla-e2e-boot", tmp_path)
-    tenant.make(("network", "delete", "colla-e2e-net"), "network", "create", "colla-e2e-net")
-    tenant.make(
-        ("subnet", "delete", "colla-e2e-subnet"),
-        *("subnet", "create", "--network", "colla-e2e-net", "--subnet-range", "10.77.0.0/24"),
-        "colla-e2e-subnet",
-    )
+    tenant.network("colla-e2e-net", "colla-e2e-subnet", "10.77.0.0/24")
     # The provider network is the flat physnet1 on neutron_external_interface (a veth
     # here): router gateways live on it. TEST-NET-3 addresses, never routed anywhere.
     tenant.make(
@@ -160,13 +173,7 @@ def test_a_server_boots_on_a_tenant_network(
         *("server", "create", "--flavor", "colla-e2e", "--image", "colla-e2e-boot"),
         *("--network", "colla-e2e-net", "--security-group", "colla-e2e-sg", "colla-e2e-server"),
     )
-
-    def active() -> bool:
-        server = json.loads(openstack(c, "server", "show", "colla-e2e-server", "-f", "json"))
-        assert server["status"] != "ERROR", server.get("fault")
-        return bool(server["status"] == "ACTIVE")
-
-    wait_until("server ACTIVE", active)
+    tenant.wait_active("colla-e2e-server")
     print(f"server ACTIVE {time.monotonic() - started:.1f} s after the request")
 
     ports = _json(c, "port", "list", "--server", "colla-e2e-server", "--long")
@@ -216,24 +223,13 @@ def test_a_server_boots_at_once_on_each_new_network(
     tenant.flavor_and_image("colla-e2e-quick", "colla-e2e-quick", tmp_path)
     for i in range(3):
         net, server = f"colla-e2e-quick-net{i}", f"colla-e2e-quick{i}"
-        tenant.make(("network", "delete", net), "network", "create", net)
-        tenant.make(
-            ("subnet", "delete", f"{net}-v4"),
-            *("subnet", "create", "--network", net, "--subnet-range", f"10.78.{i}.0/24"),
-            f"{net}-v4",
-        )
+        tenant.network(net, f"{net}-v4", f"10.78.{i}.0/24")
         tenant.make(
             ("server", "delete", "--wait", server),
             *("server", "create", "--flavor", "colla-e2e-quick", "--image", "colla-e2e-quick"),
             *("--network", net, server),
         )
-
-        def active(name: str = server) -> bool:
-            shown = json.loads(openstack(c, "server", "show", name, "-f", "json"))
-            assert shown["status"] != "ERROR", shown.get("fault")
-            return bool(shown["status"] == "ACTIVE")
-
-        wait_until(f"{server} ACTIVE", active)
+        tenant.wait_active(server)
     tenant.delete_all()
     assert not [
         s for s in _json(c, "server", "list") if str(s["Name"]).startswith("colla-e2e-quick")

@@ -30,7 +30,7 @@ from colla.cli.app import run
 from colla.engine import Engine
 from tests.e2e.browser import horizon_lists_the_server
 from tests.e2e.conftest import BIN, VIP, haproxy_with_tls, openstack, vip_context
-from tests.e2e.test_full_cloud import Tenant, wait_until
+from tests.e2e.test_full_cloud import Tenant
 from tests.e2e.test_upgrade_haproxy import Load, _token
 
 pytestmark = pytest.mark.e2e
@@ -164,24 +164,13 @@ def test_a_server_boots_over_tls(tls_on: Path, tenant: Tenant, tmp_path: Path) -
     """nova-compute gets the image from Glance, the port from Neutron and the
     allocation from Placement, each through the VIP over https; the dashboard shows it."""
     tenant.flavor_and_image("colla-tls", "colla-tls", tmp_path)
-    tenant.make(("network", "delete", "colla-tls"), "network", "create", "colla-tls")
-    tenant.make(
-        ("subnet", "delete", "colla-tls"),
-        *("subnet", "create", "--network", "colla-tls", "--subnet-range", "10.77.0.0/24"),
-        "colla-tls",
-    )
+    tenant.network("colla-tls", "colla-tls", "10.77.0.0/24")
     tenant.make(
         ("server", "delete", "--wait", "colla-tls"),
         *("server", "create", "--image", "colla-tls", "--flavor", "colla-tls"),
         *("--network", "colla-tls", "colla-tls"),
     )
-
-    def active() -> bool:
-        status = openstack(tls_on, "server", "show", "colla-tls", "-f", "value", "-c", "status")
-        assert status.strip() != "ERROR"
-        return status.strip() == "ACTIVE"
-
-    wait_until("server colla-tls ACTIVE", active)
+    tenant.wait_active("colla-tls")
 
     # The dashboard, in the headless browser: asked over plain HTTP, served over https
     # with colla's certificate, and it lists the server.
