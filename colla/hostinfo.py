@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +49,36 @@ def openvswitch(root: Path = Path("/")) -> Feature:
     if (root / "sys/module/openvswitch").exists():
         return Feature(True, "the openvswitch kernel module is loaded")
     return Feature(False, "the openvswitch kernel module is not loaded")
+
+
+@dataclass(frozen=True)
+class Size:
+    """How much of this machine colla's processes may count on."""
+
+    cpus: int
+    memory_gib: float
+
+
+def size(root: Path = Path("/")) -> Size:
+    """The CPUs this process may run on and the machine's memory (MemTotal)."""
+    try:
+        cpus = len(os.sched_getaffinity(0)) if root == Path("/") else _cpuinfo_count(root)
+    except OSError:
+        cpus = os.cpu_count() or 1
+    return Size(max(1, cpus), _memory_gib(root))
+
+
+def _cpuinfo_count(root: Path) -> int:
+    text = (root / "proc/cpuinfo").read_text()
+    return sum(1 for line in text.splitlines() if line.startswith("processor"))
+
+
+def _memory_gib(root: Path) -> float:
+    try:
+        for line in (root / "proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / (1024 * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Unknown: assume a small machine, so that defaults stay lean rather than overcommit.
+    return 4.0

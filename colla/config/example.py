@@ -50,6 +50,11 @@ neutron_external_interface: "colla-ext0"
 #kolla_enable_tls_external: false
 #rabbitmq_enable_tls: false
 
+# Worker processes of each API and of each RPC service (nova's conductor and scheduler,
+# neutron's RPC workers). Unset: sized from this machine, one per two cores and per
+# 4 GiB of memory, at most 5 and 3; fewer use less memory, more serve more at once.
+#openstack_service_workers:
+#openstack_service_rpc_workers:
 # Seconds a container may take to become healthy before a deploy fails.
 #colla_health_timeout: 300
 # Each container's log is rotated (Docker's json-file driver): at most this many files

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,8 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FQDN = rf"^{_LABEL}(?:\.{_LABEL})*\.?$|^[0-9a-fA-F:.]+$"
 # kolla-ansible's own files write the flags as quoted "yes"/"no" strings.
 _YES_NO = {"yes": True, "no": False}
+# Counts that kolla-ansible's files write as quoted numbers ("2").
+_COUNT_KEYS = {"openstack_service_workers", "openstack_service_rpc_workers"}
 _FLAG_KEYS = {
     "kolla_enable_tls_internal",
     "kolla_enable_tls_external",
@@ -78,6 +81,11 @@ class Globals(pydantic.BaseModel):
     tunnel_interface: Interface | None = None
     # kvm or qemu (software emulation); unset: kvm where this machine can run KVM guests.
     nova_compute_virt_type: Literal["kvm", "qemu"] | None = None
+    # Worker processes of every API (uwsgi processes, ``workers``, ``api_workers``) and
+    # of the RPC services (nova's conductor and scheduler, neutron's RPC workers), as in
+    # kolla-ansible. Unset: sized from the machine colla runs on (see deploy/topology.py).
+    openstack_service_workers: int | None = pydantic.Field(default=None, ge=1, le=64)
+    openstack_service_rpc_workers: int | None = pydantic.Field(default=None, ge=1, le=64)
     colla_health_timeout: int = pydantic.Field(default=300, ge=10, le=3600)
     # colla's own keys (kolla-ansible has none for this): the json-file log rotation.
     docker_log_max_size: str = pydantic.Field(default=DOCKER_LOG_MAX_SIZE, pattern=_LOG_SIZE)
@@ -171,6 +179,8 @@ def load_globals(
         if name in _FLAG_KEYS:
             plain[name] = _flag(path, name, value)
             continue
+        if name in _COUNT_KEYS and isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value):
+            value = int(value)
         if not name.startswith(_ENABLE_PREFIX):
             plain[name] = value
             continue

@@ -182,6 +182,8 @@ class ServiceRenderer:
             ),
             "virt_type": topology.virt_type,
             "firewall_driver": topology.firewall_driver,
+            "workers": topology.workers,
+            "rpc_workers": topology.rpc_workers,
             "compute_hosts": [h.name for h in project.inventory.hosts_in("compute")],
             "database_url": self.database_url,
             "authtoken": self.authtoken,

@@ -41,7 +41,8 @@ def topology(project: Project, catalog: ServiceCatalog) -> Topology:
 
     What the host must offer follows from the ``host_features`` the enabled services
     declare in the catalog: a guest's virt type, and a network agent's tunnel addresses
-    and provider interface.
+    and provider interface. Worker counts not set in globals are sized from this
+    machine, which on a lab or an all-in-one is every node's.
     """
     g = project.globals
     addresses: dict[str, str] = {}
@@ -74,7 +75,29 @@ def topology(project: Project, catalog: ServiceCatalog) -> Topology:
         tunnel_address=tunnels,
         virt_type=virt_type,
         firewall_driver="iptables" if hostinfo.bridge_netfilter().present else "noop",
+        workers=g.openstack_service_workers or default_workers(hostinfo.size(), API_WORKERS_MAX),
+        rpc_workers=(
+            g.openstack_service_rpc_workers or default_workers(hostinfo.size(), RPC_WORKERS_MAX)
+        ),
     )
+
+
+# kolla-ansible's caps: past them, more processes of one service rarely serve more.
+API_WORKERS_MAX = 5
+RPC_WORKERS_MAX = 3
+# What one worker may count on. Every service of a node shares its cores, so one
+# process per two cores; an OpenStack worker takes 100 to 150 MiB, and a node runs
+# about a dozen services with workers, so one per 4 GiB keeps them all in memory.
+CPUS_PER_WORKER = 2
+GIB_PER_WORKER = 4
+
+
+def default_workers(size: hostinfo.Size, cap: int) -> int:
+    """Worker processes per service on a machine of ``size``: at least one, at most
+    ``cap``, and no more than its cores and memory carry."""
+    by_cpus = size.cpus // CPUS_PER_WORKER
+    by_memory = int(size.memory_gib // GIB_PER_WORKER)
+    return max(1, min(cap, by_cpus, by_memory))
 
 
 def _tunnels(project: Project) -> dict[str, str]:

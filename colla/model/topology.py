@@ -20,3 +20,7 @@ class Topology:
     virt_type: str = "kvm"
     # "iptables" where the kernel filters bridged traffic (br_netfilter), else "noop".
     firewall_driver: str = "iptables"
+    # Worker processes per API service and per RPC service (openstack_service_workers
+    # and openstack_service_rpc_workers, or sized from the machine).
+    workers: int = 1
+    rpc_workers: int = 1

@@ -111,7 +111,7 @@ def test_service_override_changes_only_that_service(config_dir: Path) -> None:
 def test_container_override(config_dir: Path) -> None:
     before = _hashes(config_dir)
     (config_dir / "config" / "glance").mkdir(parents=True)
-    (config_dir / "config" / "glance" / "glance-api.conf").write_text("[DEFAULT]\nworkers = 1\n")
+    (config_dir / "config" / "glance" / "glance-api.conf").write_text("[DEFAULT]\nworkers = 3\n")
     after = _hashes(config_dir)
     assert {name for name in before if before[name] != after[name]} == {"glance_api"}
 

@@ -97,7 +97,7 @@ def test_compose_output_is_stable_and_a_change_shows_only_itself(config_dir: Pat
     first = _compose(config_dir)
     assert _compose(config_dir) == first
     (config_dir / "config").mkdir()
-    (config_dir / "config" / "glance.conf").write_text("[DEFAULT]\nworkers = 1\n")
+    (config_dir / "config" / "glance.conf").write_text("[DEFAULT]\nworkers = 3\n")
     second = _compose(config_dir)
     changed = {path for path in first if first[path] != second.get(path)}
     # The override reaches every rendered glance-api.conf: the API's and db sync's.

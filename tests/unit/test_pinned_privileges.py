@@ -29,8 +29,9 @@ TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")
 # Spec hashes of the all-in-one example with fixed passwords and config directories.
 PINNED_HASHES = {
     # Docker's defaults only. Its hash also covers keystone.conf, which now sets the
-    # token lifetimes and max_active_keys (issue 17): a deliberate, one-time recreate.
-    "keystone": "f1c76f9767824767",
+    # token lifetimes and max_active_keys (issue 17), and the uwsgi processes, now
+    # openstack_service_workers (issue 18): deliberate, one-time recreates.
+    "keystone": "11e29fa7138a328a",
     "neutron_l3_agent": "c65b50c737904c89",  # capabilities, AppArmor off, an init
     "nova_compute": "3501efa44005465d",
     "nova_libvirt": "fa541f1485d1f2ef",  # a device
