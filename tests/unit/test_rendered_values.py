@@ -24,7 +24,6 @@ from tests.readers import (
     oslo_values,
     python_assignments,
     shell_value,
-    shell_words,
     sql_literals,
     url_credentials,
 )
@@ -156,18 +155,13 @@ def test_every_password_reaches_every_file_intact(
                 shell_value(line, "OS_BOOTSTRAP_PASSWORD") == passwords["keystone_admin_password"]
             )
         elif item.name == "colla-nova-cells":
-            line = next(x for x in text.splitlines() if x.startswith("cell0="))
-            assert (
-                url_credentials(shell_value(line, "cell0"))[1]
-                == (passwords["nova_database_password"])
-            )
-            # cell1's mapping is updated with the same URLs the services use.
-            joined = text.replace("\\\n", " ")
-            line = next(x for x in joined.splitlines() if '--cell_uuid "$cell1"' in x)
-            words = shell_words(line)
-            url = words[words.index("--database_connection") + 1]
-            assert url_credentials(url)[1] == passwords["nova_database_password"]
-            transport = words[words.index("--transport-url") + 1]
+            # cell0's mapping, and cell1's, created or updated with the same URLs the
+            # services use.
+            values = python_assignments(text)
+            for key in ("CELL0", "CELL1"):
+                url = str(values[key])
+                assert url_credentials(url)[1] == passwords["nova_database_password"]
+            transport = str(values["TRANSPORT_URL"])
             assert url_credentials(transport)[1] == passwords["rabbitmq_password"]
         elif item.name == "rabbitmq-env.conf":
             assert shell_value(text, "NODE_IP_ADDRESS") == "127.0.0.1"

@@ -25,6 +25,7 @@ from colla.model.specs import NodeSpecs
 from colla.model.topology import Topology
 from colla.project import Project, load_project
 from colla.site import Site
+from tests.readers import python_assignments
 
 VIP = "127.0.0.2"
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, VIP, "127.0.0.1")
@@ -238,8 +239,8 @@ def test_the_database_over_tls_with_the_internal_certificate(tmp_path: Path) -> 
     # Nova's cell mappings follow the URLs: an existing cell1 is updated, not kept.
     (cells,) = [t for t in node.tasks["nova"] if t.name == "nova-cells"]
     script = next(f.content for f in cells.files if f.name.startswith("colla-nova-cells"))
-    assert 'update_cell --cell_uuid "$cell1"' in script
-    assert f"ssl_ca={CA_FILE}" in script
+    assert "cells.update_cell(cell_uuid=cell1[0], db_connection=CELL1" in script
+    assert f"ssl_ca={CA_FILE}" in str(python_assignments(script)["CELL1"])
 
 
 def test_the_database_is_plain_unless_asked(tls_project: Project) -> None:
