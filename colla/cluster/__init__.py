@@ -1,0 +1,1 @@
+"""Clustered infrastructure (issue 16): what colla decides about a cluster's members."""
