@@ -68,6 +68,7 @@ def topology(project: Project, catalog: ServiceCatalog) -> Topology:
         tunnels = _tunnels(project)
         _check_external_interface(project)
     virt_type = _virt_type(project) if "virt_type" in needs else g.nova_compute_virt_type or "kvm"
+    size = hostinfo.size()
     return Topology(
         api_address=addresses,
         internal_address=vip or first,
@@ -75,10 +76,8 @@ def topology(project: Project, catalog: ServiceCatalog) -> Topology:
         tunnel_address=tunnels,
         virt_type=virt_type,
         firewall_driver="iptables" if hostinfo.bridge_netfilter().present else "noop",
-        workers=g.openstack_service_workers or default_workers(hostinfo.size(), API_WORKERS_MAX),
-        rpc_workers=(
-            g.openstack_service_rpc_workers or default_workers(hostinfo.size(), RPC_WORKERS_MAX)
-        ),
+        workers=g.openstack_service_workers or default_workers(size, API_WORKERS_MAX),
+        rpc_workers=g.openstack_service_rpc_workers or default_workers(size, RPC_WORKERS_MAX),
     )
 
 
