@@ -124,12 +124,10 @@ API = {
     ("nova_metadata", "uwsgi.processes"),
     ("horizon", "uwsgi.processes"),
     ("glance_api", "DEFAULT.workers"),
-}
-# Neutron serves in its own process when given 0: one worker is that process.
-IN_PROCESS_API = {
-    ("neutron_server", "DEFAULT.api_workers"),
     ("neutron_metadata_agent", "DEFAULT.metadata_workers"),
 }
+# Neutron serves in its own process when given 0: one worker is that process.
+IN_PROCESS_API = {("neutron_server", "DEFAULT.api_workers")}
 RPC = {
     ("nova_conductor", "conductor.workers"),
     ("nova_scheduler", "scheduler.workers"),
@@ -149,7 +147,7 @@ def test_every_service_runs_the_counts_it_is_given(config_dir: Path) -> None:
 def test_one_worker_is_one_process_not_a_parent_and_a_child(config_dir: Path) -> None:
     found = _counts(config_dir, 1, 1)
     assert {k: found.get(k) for k in API | RPC} == dict.fromkeys(API | RPC, "1")
-    # Neutron's API and metadata proxy serve in the main process, and its one RPC
+    # Neutron's API serves in the server's main process, and its one RPC
     # worker takes the agents' state reports with no worker kept for them alone.
     assert {k: found.get(k) for k in IN_PROCESS_API} == dict.fromkeys(IN_PROCESS_API, "0")
     assert found[REPORTS] == "0"
