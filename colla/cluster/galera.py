@@ -183,6 +183,12 @@ def decide(states: Sequence[NodeState], forced: str | None = None) -> Decision:
                 " the unread node(s) hold are lost (a known-newer node cannot be chosen)",
             ),
         )
+    return _most_advanced(known, found)
+
+
+def _most_advanced(known: Sequence[NodeState], found: tuple[str, ...]) -> Decision:
+    """The start among nodes whose positions were all read, in one history."""
+    best = max(s.position.seqno for s in known if s.position is not None)
     ahead = [s for s in known if s.position is not None and s.position.seqno == best]
     claims = [s for s in known if s.safe_to_bootstrap]
     behind_claims = [s.node for s in claims if s not in ahead]
