@@ -33,12 +33,13 @@ import openstack
 from colla import tinyimage
 from colla.catalog import load_services
 from colla.engine import DockerEngine
+from colla.model.services import EARLY
 from colla.model.specs import LABEL_MANAGED
 
 MIB = 1024 * 1024
 VOLUME_PREFIX = "colla-bench-"
 STEP = re.compile(r"^\[\s*([\d.]+)s\] (\S+)/(\S+): (create|recreate|start|serving)\b")
-READY = re.compile(r"^\[\s*[\d.]+s\] (\S+): ready \(([\d.]+) s\)")
+READY = re.compile(r"^\[\s*[\d.]+s\] (\S+): (ready|early steps done) \(([\d.]+) s\)")
 
 
 def container_times(progress: str) -> dict[str, float]:
@@ -59,8 +60,13 @@ def container_times(progress: str) -> dict[str, float]:
 
 
 def ready_times(progress: str) -> dict[str, float]:
-    """Service → seconds from its first bootstrap step to ready."""
-    return {m[1]: float(m[2]) for m in map(READY.match, progress.splitlines()) if m}
+    """Service → seconds from its first bootstrap step to ready, and ``<service>:early``
+    → the seconds its early bootstrap steps took."""
+    times = {}
+    for match in filter(None, map(READY.match, progress.splitlines())):
+        node = match[1] if match[2] == "ready" else match[1] + EARLY
+        times[node] = float(match[3])
+    return times
 
 
 def longest_chain(weights: dict[str, float], before: dict[str, list[str]]) -> float:
@@ -86,9 +92,13 @@ def _bounds(progress: str) -> tuple[float, float]:
         service = by_name.get(key.split("/", 1)[1])
         if service is not None:
             per_service[service] = max(seconds, per_service.get(service, 0.0))
-    before = {n: [*s.depends_on, *s.after] for n, s in catalog.services.items()}
+    names = set(catalog.services)
     ready = ready_times(progress)
-    return longest_chain(per_service, before), longest_chain(ready, before)
+    early = {n.removesuffix(EARLY) for n in ready if n.endswith(EARLY)}
+    return (
+        longest_chain(per_service, catalog.graph(names)),
+        longest_chain(ready, catalog.graph(names, early)),
+    )
 
 
 def _colla(colla: str, *args: str) -> float:
@@ -139,6 +149,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--colla", default=str(Path(sys.executable).parent / "colla"))
     parser.add_argument("--takeover", action="store_true", help="Remove an existing deployment.")
+    parser.add_argument("--progress", type=Path, help="Write the deploy's progress lines here.")
     args = parser.parse_args()
     engine = DockerEngine.connect()
     existing = engine.containers(f"{LABEL_MANAGED}=true")
@@ -157,6 +168,8 @@ def main() -> int:
         _colla(args.colla, "destroy", "--volumes", "--yes-i-really-mean-it", "-c", config)
         deploy, progress = _deploy(args.colla, config)
         bound, with_steps = _bounds(progress)
+        if args.progress is not None:
+            args.progress.write_text(progress)
         _colla(args.colla, "post-deploy", "-c", config)
         before = {c.name: c.started_at for c in engine.containers(f"{LABEL_MANAGED}=true")}
         noop = _colla(args.colla, "deploy", "-c", config)

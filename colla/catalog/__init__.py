@@ -33,6 +33,33 @@ def _check_roles(services: dict[str, ServiceDef]) -> None:
             raise BadInput(f"{where}: provides identity but has no identity_server")
 
 
+def _check_early(services: dict[str, ServiceDef]) -> None:
+    """Bootstrap steps that name their needs come first, need only services the service
+    depends on, and include the database server when the service has databases (they
+    are made before those steps)."""
+    database = next((s.name for s in services.values() if s.provides == "database"), None)
+    for service in services.values():
+        where = service.directory / "service.yaml"
+        early = service.early_steps
+        for step in service.bootstrap[len(early) :]:
+            if step.needs is not None:
+                raise BadInput(
+                    f"{where}: bootstrap: {step.name}: steps with 'needs' come before the others"
+                )
+        for step in early:
+            extra = set(step.needs or ()) - set(service.depends_on)
+            if extra:
+                raise BadInput(
+                    f"{where}: bootstrap: {step.name}: needs {', '.join(sorted(extra))}, "
+                    "which the service does not depend on"
+                )
+        if early and service.databases and database not in service.early_needs:
+            raise BadInput(
+                f"{where}: bootstrap: {early[0].name}: its databases are made first, so "
+                f"its needs must include {database}"
+            )
+
+
 def default_services_root() -> Path:
     """The service catalog shipped inside the colla package."""
     return Path(str(resources.files("colla.catalog") / "services"))
@@ -73,6 +100,7 @@ def load_services(root: Path | None = None) -> ServiceCatalog:
         groups = (group,) if isinstance(group, str) else tuple(group)
         services[name] = ServiceDef(name=name, directory=index.parent, groups=groups, **fields)
     _check_roles(services)
+    _check_early(services)
     for service in services.values():
         for dep in (*service.depends_on, *filter(None, [service.part_of])):
             if dep not in services:

@@ -10,8 +10,12 @@ from colla.deploy.nodes import in_parallel, raise_for_nodes
 from colla.deploy.plan import Action, Change, Plan
 from colla.deploy.steps import Step, StepKind
 from colla.errors import CollaError, DeployFailed
-from colla.model.services import ServiceCatalog
+from colla.model.services import EARLY, ServiceCatalog
 from colla.ordered import run_in_order
+
+# Jobs at once: a service's own job and the early steps of others overlap (threads that
+# mostly wait on the engine; the services' own work is the machine's).
+WORKERS = 6
 
 
 class Applier:
@@ -40,8 +44,9 @@ class Applier:
                 self.executor.remove(change.node, change.name)
         self._on_nodes("writing config", plan.steps_of(StepKind.CONFIG), self._write)
         self._on_nodes("creating volumes", plan.steps_of(StepKind.VOLUME), self._volume)
+        early = {s.service for s in plan.steps_of(StepKind.EARLY)}
         bootstrap = {s.service for s in plan.steps_of(StepKind.TASK)}
-        bootstrap |= {s.service for s in plan.steps_of(StepKind.POST)}
+        bootstrap |= {s.service for s in plan.steps_of(StepKind.POST)} | early
         by_service: dict[str, list[Change]] = {}
         for change in plan.changes:
             if change.action is not Action.REMOVE:
@@ -49,9 +54,13 @@ class Applier:
         work = {s for s, changes in by_service.items() if s in bootstrap or _acts(changes)}
         errors: list[DeployFailed] = []
 
-        def job(service: str) -> DeployFailed | None:
+        def job(name: str) -> DeployFailed | None:
+            service = name.removesuffix(EARLY)
             try:
-                self._service(service, by_service[service], plan)
+                if service != name:
+                    self._early(service, plan)
+                else:
+                    self._service(service, by_service[service], plan)
             except DeployFailed as e:
                 return e
             return None
@@ -61,9 +70,11 @@ class Applier:
                 errors.append(error)
             return error is None
 
-        # Each service starts as soon as the services it depends on are ready; after a
-        # failure no new service starts, and those already running finish.
-        run_in_order(self.catalog.sorter(set(by_service)), job, 4, lambda s: s not in work, report)
+        # Each service starts as soon as the services it depends on are ready, and its
+        # early steps as soon as those they need are; after a failure nothing new
+        # starts, and what already runs finishes.
+        sorter = self.catalog.sorter(set(by_service), early)
+        run_in_order(sorter, job, WORKERS, lambda s: s.removesuffix(EARLY) not in work, report)
         if errors:
             raise errors[0]
         self.executor.settle()
@@ -87,6 +98,13 @@ class Applier:
 
     def _volume(self, step: Step) -> None:
         self.executor.create_volume(step.node, step.target)
+
+    def _early(self, service: str, plan: Plan) -> None:
+        # In the background: they run beside the longest chain of the deploy (the
+        # identity service's bootstrap first), which must not wait for them.
+        started = time.monotonic()
+        self._tasks(plan.steps_of(StepKind.EARLY, service), background=True)
+        self.say(f"{service}: early steps done ({time.monotonic() - started:.1f} s)")
 
     def _service(self, service: str, changes: list[Change], plan: Plan) -> None:
         started = time.monotonic()
@@ -122,12 +140,12 @@ class Applier:
             self.executor.create(change.spec)
         self.executor.start(change.node, change.name)
 
-    def _tasks(self, steps: list[Step]) -> None:
+    def _tasks(self, steps: list[Step], background: bool = False) -> None:
         """One service's tasks, one after the other in plan order (node by node)."""
         for step in steps:
             assert step.spec is not None
             try:
-                self.executor.run_task(step.spec)
+                self.executor.run_task(step.spec, background)
             except CollaError as e:
                 raise self.executor.failed(step.node, e) from e
 

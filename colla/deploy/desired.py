@@ -114,6 +114,7 @@ def desired_state(
     containers: dict[str, list[ContainerSpec]] = {n: [] for n in project.inventory.hosts}
     tasks: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
     post: dict[str, dict[str, tuple[TaskSpec, ...]]] = {n: {} for n in project.inventory.hosts}
+    early: dict[str, dict[str, int]] = {n: {} for n in project.inventory.hosts}
     enabled = enabled_services(project, catalog)
     for name in sorted(enabled):
         if only is not None and name not in only:
@@ -136,9 +137,14 @@ def desired_state(
                 containers[host.name].append(_container(renderers[tag], project, host.name, item))
         # Bootstrap runs once per cloud, on the service's first host.
         first = service.first_host(project.inventory).name
-        steps = setup_tasks(project, catalog, topology, service, first, tags)
-        steps.extend(catalog_task(renderer, project, first, item) for item in service.bootstrap)
-        tasks[first][name] = tuple(steps)
+        databases, register = setup_tasks(project, catalog, topology, service, first, tags)
+        own = [catalog_task(renderer, project, first, item) for item in service.bootstrap]
+        # The early steps run once their databases exist, before the registration
+        # (which needs the identity service) and the other steps.
+        count = len(service.early_steps)
+        tasks[first][name] = (*databases, *own[:count], *register, *own[count:])
+        if count:
+            early[first][name] = len(databases) + count
         if service.post_start:
             post[first][name] = tuple(
                 catalog_task(renderer, project, first, i) for i in service.post_start
@@ -156,6 +162,7 @@ def desired_state(
             tuple(sorted(containers[node], key=lambda c: c.name)),
             tasks[node],
             post[node],
+            early[node],
         )
         for node in project.inventory.hosts
     }
@@ -177,6 +184,7 @@ def resolve_images(
                 svc: tuple(replace(t, image_id=image_ids[t.image]) for t in steps)
                 for svc, steps in specs.post.items()
             },
+            specs.early,
         )
         for node, specs in nodes.items()
     }

@@ -73,9 +73,10 @@ class Executor:
         # changes nothing a rerun would trip on, and the message names containers.
         self.engine(node).create_volume(volume, {LABEL_MANAGED: "true"})
 
-    def run_task(self, task: TaskSpec) -> None:
-        """Run a one-shot task on its node (its config directory written already)."""
-        run_task(self.engine(task.node), task.node, task, self.say)
+    def run_task(self, task: TaskSpec, background: bool = False) -> None:
+        """Run a one-shot task on its node (its config directory written already);
+        ``background``: with a low CPU weight (see tasks.task_request)."""
+        run_task(self.engine(task.node), task.node, task, self.say, background=background)
         self.did(task.node, f"ran {task.name}")
 
     def create(self, spec: ContainerSpec, name: str | None = None) -> None:

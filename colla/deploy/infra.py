@@ -112,17 +112,18 @@ def setup_tasks(
     service: ServiceDef,
     node: str,
     tags: Mapping[str, str],
-) -> list[TaskSpec]:
-    """What the infrastructure does for ``service`` before its own bootstrap steps: its
-    databases, then its registration."""
+) -> tuple[list[TaskSpec], list[TaskSpec]]:
+    """What the infrastructure does for ``service`` before its containers start: its
+    databases, and its registration (each list empty when it has none). The first
+    needs only the database server; the second the identity service."""
     cloud = _Cloud(project, catalog, topology)
-    steps = []
+    databases, register = [], []
     if service.databases:
         server = catalog.provider("database").name
-        steps.append(_database_task(cloud, service, node, tags.get(server)))
+        databases.append(_database_task(cloud, service, node, tags.get(server)))
     if service.keystone is not None:
-        steps.append(_register_task(cloud, service, node, tags.get(service.name)))
-    return steps
+        register.append(_register_task(cloud, service, node, tags.get(service.name)))
+    return databases, register
 
 
 def upgrade_tasks(

@@ -21,6 +21,8 @@ class StepKind(enum.StrEnum):
 
     VOLUME = "create volume"
     CONFIG = "write config"
+    # A bootstrap task that runs before the service's dependencies are all ready.
+    EARLY = "early bootstrap"
     TASK = "bootstrap"
     POST = "after start"
 
@@ -52,10 +54,13 @@ class Touched:
 
 
 def _tasks(specs: NodeSpecs) -> Iterable[tuple[StepKind, str, TaskSpec]]:
-    for kind, by_service in ((StepKind.TASK, specs.tasks), (StepKind.POST, specs.post)):
-        for service, steps in by_service.items():
-            for task in steps:
-                yield kind, service, task
+    for service, steps in specs.tasks.items():
+        early = specs.early.get(service, 0)
+        for index, task in enumerate(steps):
+            yield (StepKind.EARLY if index < early else StepKind.TASK), service, task
+    for service, steps in specs.post.items():
+        for task in steps:
+            yield StepKind.POST, service, task
 
 
 def volume_steps(

@@ -17,11 +17,15 @@ from colla.errors import BadInput, DeployFailed
 from colla.model.specs import CONFIG_MOUNT, LABEL_TASK, TASK_PREFIX, TaskSpec
 
 LOG_TAIL = 15
+# The CPU weight of a background task: 1/16 of a container's default (1024), so that a
+# deploy's early steps use what its longest chain of work leaves of the CPU.
+BACKGROUND_SHARES = 64
 PAUSE = 1.0  # seconds between looks at a starting container
 
 
-def task_request(task: TaskSpec) -> ContainerRequest:
-    """The engine request of a one-shot bootstrap container."""
+def task_request(task: TaskSpec, background: bool = False) -> ContainerRequest:
+    """The engine request of a one-shot bootstrap container; a ``background`` one gets
+    the CPU only when the others leave it some."""
     return ContainerRequest(
         name=TASK_PREFIX + task.name,
         image=task.image_id,
@@ -29,6 +33,7 @@ def task_request(task: TaskSpec) -> ContainerRequest:
         volumes=dict(task.volumes),
         binds={task.config_dir: f"{CONFIG_MOUNT}:ro"},
         restart=None,
+        cpu_shares=BACKGROUND_SHARES if background else None,
     )
 
 
@@ -38,12 +43,13 @@ def run_task(
     task: TaskSpec,
     say: Callable[[str], None],
     what: str = "bootstrap step",
+    background: bool = False,
 ) -> None:
     """Run a one-shot task on ``node``; DeployFailed with its last lines when it fails.
     ``what`` names the kind of step in what is said (bench/deploy reads the default)."""
     say(f"{node}/{task.name}: running {what}")
     started = time.monotonic()
-    code, output = engine.run_to_completion(task_request(task))
+    code, output = engine.run_to_completion(task_request(task, background))
     if code != 0:
         raise DeployFailed(
             f"{what} {task.name} on {node} failed with exit code {code}",

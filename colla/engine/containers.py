@@ -73,6 +73,9 @@ class ContainerRequest:
     publish: Mapping[int, tuple[str, int]] = field(default_factory=dict)  # port → (ip, port)
     # json-file rotation: (max-size, max-file); None leaves Docker's unbounded default.
     log_limits: tuple[str, int] | None = None
+    # Its CPU weight against others when the CPU is contended (Docker's cpu-shares; a
+    # container's default is 1024). None: the default.
+    cpu_shares: int | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,7 @@ class ContainersMixin:
                 port_bindings=dict(request.publish) or None,
                 restart_policy={"Name": request.restart} if request.restart else None,
                 log_config=log_config(request.log_limits),
+                cpu_shares=request.cpu_shares,
                 **privilege_options(request.privileges),
             )
             healthcheck = None

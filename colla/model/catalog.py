@@ -115,6 +115,16 @@ class TaskDef(_Model):
     permissions: tuple[PermissionDef, ...] = ()
 
 
+class BootstrapDef(TaskDef):
+    """A bootstrap step of a service, run before its containers start."""
+
+    # The services this step waits for, when fewer than the service's depends_on: a
+    # schema migration needs the database server only, so it runs while the others
+    # (the identity service above all) are still starting. Such steps come first in
+    # the list, and run after the service's databases are made; None: all of them.
+    needs: tuple[str, ...] | None = None
+
+
 class RequestsDef(_Model):
     """What a container asks Kubernetes to reserve for it (``colla k8s``). The defaults
     fit the small services; a catalog entry raises them where bench/deploy measured more
@@ -267,7 +277,7 @@ class ServiceData(_Model):
     # Volumes whose data a backup holds and a restore puts back (the keys a database
     # does not hold, an image store). The database server's data goes as a dump instead.
     backup_volumes: tuple[str, ...] = ()
-    bootstrap: tuple[TaskDef, ...] = ()
+    bootstrap: tuple[BootstrapDef, ...] = ()
     # The steps of `colla rotate-keys`, in order, on the service's first host: each makes
     # a new staged key beside the ones in use, so that nothing signed or encrypted
     # before stops working (see keystone's).

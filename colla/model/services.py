@@ -6,12 +6,14 @@ dependency order, roles, passwords, defaults). Adding a service means adding dat
 from __future__ import annotations
 
 import graphlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from colla.config.inventory import Host, Inventory
 from colla.errors import BadInput
 from colla.model.catalog import (
+    BootstrapDef,
     ContainerDef,
     DatabaseDef,
     DatabaseServerDef,
@@ -23,6 +25,9 @@ from colla.model.catalog import (
     TaskDef,
     UpgradeDef,
 )
+
+# The suffix of a service's node for its early bootstrap steps in a deploy's graph.
+EARLY = ":early"
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class ServiceDef:
     client_url: str | None
     host_features: tuple[HostFeature, ...]
     backup_volumes: tuple[str, ...]
-    bootstrap: tuple[TaskDef, ...]
+    bootstrap: tuple[BootstrapDef, ...]
     post_start: tuple[TaskDef, ...]
     rotate_keys: tuple[TaskDef, ...]
     upgrade: UpgradeDef
@@ -59,6 +64,21 @@ class ServiceDef:
     def group(self) -> str:
         """The first of the service's groups (its bootstrap runs on that group's hosts)."""
         return self.groups[0]
+
+    @property
+    def early_steps(self) -> tuple[BootstrapDef, ...]:
+        """The leading bootstrap steps that wait only for the services they name."""
+        early = []
+        for step in self.bootstrap:
+            if step.needs is None:
+                break
+            early.append(step)
+        return tuple(early)
+
+    @property
+    def early_needs(self) -> tuple[str, ...]:
+        """What the early steps (and the databases made before them) wait for."""
+        return tuple(sorted({n for step in self.early_steps for n in step.needs or ()}))
 
     @property
     def directories(self) -> tuple[Path, ...]:
@@ -149,12 +169,25 @@ class ServiceCatalog:
         """Service name → the service it is part of (and is enabled with)."""
         return {name: s.part_of for name, s in self.services.items() if s.part_of is not None}
 
-    def sorter(self, names: set[str]) -> graphlib.TopologicalSorter[str]:
-        """A prepared sorter over ``names`` by their dependencies within ``names``."""
+    def graph(self, names: set[str], early: Collection[str] = ()) -> dict[str, list[str]]:
+        """Each of ``names`` → the names it waits for, within ``names``. A service of
+        ``early`` also has a node ``<name>:early`` for its early bootstrap steps, which
+        waits for their needs alone, and the service waits for it."""
         graph = {
             n: [d for d in (*self.services[n].depends_on, *self.services[n].after) if d in names]
             for n in names
         }
+        for name in early:
+            graph[name + EARLY] = [d for d in self.services[name].early_needs if d in names]
+            graph[name].append(name + EARLY)
+        return graph
+
+    def sorter(
+        self, names: set[str], early: Collection[str] = ()
+    ) -> graphlib.TopologicalSorter[str]:
+        """A prepared sorter over ``names`` (and the early nodes of ``early``) by their
+        dependencies within ``names``."""
+        graph = self.graph(names, early)
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(graph)
         sorter.prepare()
         return sorter

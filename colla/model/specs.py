@@ -182,6 +182,9 @@ class NodeSpecs:
     tasks: Mapping[str, tuple[TaskSpec, ...]]  # service → its bootstrap tasks, in order
     # service → steps run once its containers are healthy (after a bootstrap)
     post: Mapping[str, tuple[TaskSpec, ...]] = field(default_factory=dict)
+    # service → how many of its leading bootstrap tasks run early: before the services
+    # it depends on are ready, once those its early steps need are (see ServiceDef).
+    early: Mapping[str, int] = field(default_factory=dict)
 
     def with_config(self) -> tuple[TaskSpec, ...]:
         """Every container and task of the node: each has a config directory."""

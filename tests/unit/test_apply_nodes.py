@@ -3,6 +3,7 @@ node and what had been done there."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import docker.types
@@ -12,9 +13,11 @@ from colla.catalog import load_services
 from colla.deploy.apply import Applier
 from colla.deploy.executor import Executor
 from colla.deploy.plan import Action, Change, Plan, make_plan
+from colla.deploy.steps import StepKind
+from colla.engine import ContainerInfo
 from colla.engine.containers import log_config
 from colla.errors import DeployFailed
-from colla.model.specs import ContainerSpec, NodeSpecs
+from colla.model.specs import ContainerSpec, NodeSpecs, TaskSpec
 from tests.fakes import FakeEngine
 from tests.unit.test_plan import spec
 
@@ -91,3 +94,60 @@ def test_the_engine_asks_docker_for_a_rotated_json_file_log() -> None:
         "Config": {"max-size": "10m", "max-file": "3"},
     }
     assert log_config(None) is None
+
+
+@dataclass
+class KeystoneWaits(FakeEngine):
+    """Keystone serves only once neutron's schema step has run: a deploy that held that
+    step back until keystone served would time out."""
+
+    def _held(self, name: str) -> bool:
+        return name == "keystone" and "run colla-task-neutron-db-sync" not in self.calls
+
+    def container(self, name: str) -> ContainerInfo | None:
+        found = super().container(name)
+        if found is not None and self._held(name):
+            return replace(found, health="starting")
+        return found
+
+    def probe_health(self, name: str) -> bool | None:
+        return False if self._held(name) else super().probe_health(name)
+
+
+def _task(name: str, service: str, tmp_path: Path) -> TaskSpec:
+    made = spec({"name": name, "service": service, "node": "node1"})
+    values = {f.name: getattr(made, f.name) for f in fields(TaskSpec)}
+    return TaskSpec(**{**values, "config_dir": str(tmp_path / name)})
+
+
+def test_early_steps_run_before_the_services_the_others_wait_for(tmp_path: Path) -> None:
+    engine = KeystoneWaits("node1")
+    containers = tuple(
+        replace(spec({"name": n, "service": s, "node": "node1"}), config_dir=str(tmp_path / n))
+        for n, s in (
+            ("mariadb", "mariadb"),
+            ("keystone", "keystone"),
+            ("neutron_server", "neutron"),
+        )
+    )
+    names = ("neutron-databases", "neutron-db-sync", "neutron-register")
+    tasks = {"neutron": tuple(_task(n, "neutron", tmp_path) for n in names)}
+    node = NodeSpecs("node1", containers, tasks, {}, {"neutron": 2})
+    plan = make_plan({"node1": node}, {}, {"mariadb", "keystone", "neutron"})
+    kinds = [(s.kind, s.target) for s in plan.steps if s.kind in (StepKind.EARLY, StepKind.TASK)]
+    assert kinds == [
+        (StepKind.EARLY, "neutron-databases"),
+        (StepKind.EARLY, "neutron-db-sync"),
+        (StepKind.TASK, "neutron-register"),
+    ]
+    Applier(Executor({"node1": engine}, print, 10), load_services()).apply(plan)
+    order = [c for c in engine.calls if c.startswith(("run ", "create ", "start "))]
+    assert order.index("start mariadb") < order.index("run colla-task-neutron-databases")
+    db_sync, register = "run colla-task-neutron-db-sync", "run colla-task-neutron-register"
+    assert order.index(db_sync) < order.index(register)
+    # The registration still waits for the identity service, and the server for it.
+    assert order.index("start keystone") < order.index(register)
+    assert order.index(register) < order.index("create neutron_server")
+    # The early steps run in the background: a low CPU weight, the others the default.
+    shares = {r.name.removeprefix("colla-task-"): r.cpu_shares for r in engine.ran}
+    assert shares == {"neutron-databases": 64, "neutron-db-sync": 64, "neutron-register": None}

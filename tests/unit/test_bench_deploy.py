@@ -11,6 +11,8 @@ PROGRESS = """\
 [   6.0s] localhost/rabbitmq: serving
 [   6.1s] mariadb: ready (5.7 s)
 [   7.0s] localhost/keystone-bootstrap: running bootstrap step
+[   7.1s] localhost/neutron-db-sync: running bootstrap step
+[  13.1s] neutron: early steps done (6.5 s)
 [  19.0s] localhost/keystone: create (new)
 [  24.0s] localhost/keystone: serving
 [  24.1s] keystone: ready (18.0 s)
@@ -23,7 +25,7 @@ def test_each_container_is_timed_from_its_create_to_serving() -> None:
         "localhost/rabbitmq": 5.5,
         "localhost/keystone": 5.0,
     }
-    assert ready_times(PROGRESS) == {"mariadb": 5.7, "keystone": 18.0}
+    assert ready_times(PROGRESS) == {"mariadb": 5.7, "keystone": 18.0, "neutron:early": 6.5}
 
 
 def test_the_bound_is_the_heaviest_chain_of_dependencies() -> None:

@@ -52,12 +52,15 @@ def test_all_in_one_containers_and_bootstrap_order(config_dir: Path) -> None:
         "rabbitmq",
     ]
     assert [t.name for t in node.tasks["keystone"]] == ["keystone-databases", "keystone-bootstrap"]
+    # The schema steps need only the database server: they come before the registration,
+    # which needs the identity service, and run early (the first 3 of glance's).
     assert [t.name for t in node.tasks["glance"]] == [
         "glance-databases",
-        "glance-register",
         "glance-db-sync",
         "glance-load-metadefs",
+        "glance-register",
     ]
+    assert node.early == {"glance": 3, "neutron": 2, "nova": 2, "placement": 2}
     keystone = next(c for c in node.containers if c.name == "keystone")
     assert keystone.image == "colla/keystone:zed"
     assert dict(keystone.volumes)["keystone_fernet_keys"] == "/etc/keystone/fernet-keys"

@@ -50,3 +50,43 @@ def test_the_database_provider_says_how_to_use_it(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(BadInput, match="provides database but has no database_server"):
         load_services(root)
+
+
+def test_schema_steps_wait_for_the_database_alone() -> None:
+    catalog = load_services()
+    names = {"mariadb", "memcached", "rabbitmq", "keystone", "neutron"}
+    graph = catalog.graph(names, early={"neutron"})
+    assert graph["neutron:early"] == ["mariadb"]
+    assert "neutron:early" in graph["neutron"] and "keystone" in graph["neutron"]
+    # Without early steps in this deploy (nothing to bootstrap), no such node.
+    assert "neutron:early" not in catalog.graph(names)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        # A step with needs after one without: the order in the file would not hold.
+        (
+            "  - name: glance-db-sync\n    needs: [mariadb]\n",
+            "  - name: glance-db-sync\n",
+            "glance-load-metadefs: steps with 'needs' come before the others",
+        ),
+        (
+            "needs: [mariadb]",
+            "needs: [mariadb, rabbitmq]",
+            "glance-db-sync: needs rabbitmq, which the service does not depend on",
+        ),
+        (
+            "needs: [mariadb]",
+            "needs: [memcached]",
+            "glance-db-sync: its databases are made first, so its needs must include mariadb",
+        ),
+    ],
+)
+def test_early_steps_are_checked_at_load(tmp_path: Path, old: str, new: str, message: str) -> None:
+    root = _copy(tmp_path)
+    path = root / "glance" / "service.yaml"
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(BadInput, match=f"glance/service.yaml: bootstrap: {message}"):
+        load_services(root)
