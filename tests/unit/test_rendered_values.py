@@ -150,10 +150,8 @@ def test_every_password_reaches_every_file_intact(
                     )
                     seen.add(_password_of_user(catalog, user, "database"))
         elif item.name == "colla-keystone-bootstrap":
-            line = next(x for x in text.splitlines() if "OS_BOOTSTRAP_PASSWORD" in x)
-            assert (
-                shell_value(line, "OS_BOOTSTRAP_PASSWORD") == passwords["keystone_admin_password"]
-            )
+            admin = python_assignments(text)["ADMIN_PASSWORD"]
+            assert admin == passwords["keystone_admin_password"]
         elif item.name == "colla-nova-cells":
             # cell0's mapping, and cell1's, created or updated with the same URLs the
             # services use.
