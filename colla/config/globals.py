@@ -34,6 +34,7 @@ _FLAG_KEYS = {
     "kolla_enable_tls_external",
     "rabbitmq_enable_tls",
     "database_enable_tls_backend",
+    "om_enable_rabbitmq_quorum_queues",
 }
 
 
@@ -72,6 +73,12 @@ class Globals(pydantic.BaseModel):
     # The database over TLS: MariaDB serves TLS with the internal certificate and refuses
     # plain TCP (its socket stays open to local root), and every client verifies it.
     database_enable_tls_backend: bool = False
+    # The services' RPC queues are RabbitMQ quorum queues (durable; kolla-ansible's key
+    # and default since 2024.1): a queue outlives a restart of the broker, so a request
+    # sent to a service that has not yet reconnected (after a host reboot) waits for it
+    # instead of being dropped. They live in a vhost of their own ("openstack"), so that
+    # switching never meets the other kind of queue under the same name.
+    om_enable_rabbitmq_quorum_queues: bool = True
     docker_registry: str | None = None
     docker_namespace: str = pydantic.Field(default="colla", pattern=_NAMESPACE)
     # The interface on network hosts that carries the flat provider network ("physnet1");

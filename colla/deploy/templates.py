@@ -177,7 +177,7 @@ class ServiceRenderer:
             "ports": self.ports,
             "transport_url": _Deferred(
                 lambda: self.env.from_string(messaging.client_url or "").render(
-                    servers=brokers, passwords=self.passwords
+                    servers=brokers, passwords=self.passwords, globals=project.globals
                 )
             ),
             "virt_type": topology.virt_type,
@@ -187,6 +187,7 @@ class ServiceRenderer:
             "compute_hosts": [h.name for h in project.inventory.hosts_in("compute")],
             "database_url": self.database_url,
             "authtoken": self.authtoken,
+            "messaging": self.messaging,
             "credentials": self.credentials,
         }
         self.topology = topology
@@ -222,6 +223,17 @@ class ServiceRenderer:
             www_authenticate_uri=self.base_context["keystone_public_url"],
             memcached_servers=self.base_context["memcache_servers"],
         )
+
+    def messaging(self) -> str:
+        """The [oslo_messaging_rabbit] section of a service on the message bus: quorum
+        queues, and TLS with colla's CA; empty when it has nothing to say."""
+        lines = []
+        if self.project.globals.om_enable_rabbitmq_quorum_queues:
+            lines.append("rabbit_quorum_queue = true")
+        if self.project.globals.rabbitmq_enable_tls:
+            # The broker serves AMQP over TLS only; its certificate is checked with the CA.
+            lines += ["ssl = true", f"ssl_ca_file = {CA_FILE}"]
+        return "\n".join(["[oslo_messaging_rabbit]", *lines]) + "\n" if lines else ""
 
     def credentials(self, name: str, section: str, **extra: str) -> str:
         """A config section holding service ``name``'s Keystone user and password; every

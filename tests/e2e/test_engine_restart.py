@@ -8,6 +8,7 @@ times in a row (issue 11, item 5: it took 54 s to more than 2 minutes before).
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,11 +16,13 @@ from pathlib import Path
 import pytest
 
 from colla.cli.app import run
+from colla.engine import Engine
 
 pytestmark = pytest.mark.e2e
 
 COME_BACK = 120  # seconds from the engine answering again to a passing check
 DOCKERD_LOG = Path("/var/log/colla-dockerd.log")
+RABBITMQCTL = ("docker", "exec", "rabbitmq", "rabbitmqctl", "-q", "--no-table-headers")
 
 
 def _engine_answers() -> bool:
@@ -39,6 +42,49 @@ def _restart_engine() -> None:
     while not _engine_answers():
         assert time.monotonic() < deadline, "dockerd did not come back"
         time.sleep(1)
+
+
+def _queues() -> dict[str, tuple[str, str]]:
+    """The broker's queues in the services' vhost: name → (type, durable)."""
+    result = subprocess.run(
+        [*RABBITMQCTL, "list_queues", "-p", "openstack", "name", "type", "durable"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines() if line]
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def test_a_service_queue_outlives_a_broker_restart(
+    engine: Engine, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With nova-compute stopped, the broker restarts: its queue is still there, so
+    what is sent to it meanwhile waits for it (a transient queue was dropped, and with
+    it every request sent before the service declared it again)."""
+    host = socket.gethostname()
+    assert _queues()[f"compute.{host}"] == ("quorum", "true")
+    engine.stop("nova_compute", timeout=30)
+    try:
+        engine.stop("rabbitmq", timeout=30)
+        engine.start("rabbitmq")
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                queues = _queues()
+                break
+            except AssertionError:
+                assert time.monotonic() < deadline, "the broker did not come back"
+                time.sleep(2)
+        assert queues[f"compute.{host}"] == ("quorum", "true")
+    finally:
+        engine.start("nova_compute")
+    started = time.monotonic()
+    while run(["check", "-c", str(config_dir)]) != 0:
+        out = capsys.readouterr().out
+        assert time.monotonic() - started < COME_BACK, out
+        time.sleep(5)
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3])

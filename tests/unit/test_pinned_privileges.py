@@ -32,8 +32,11 @@ PINNED_HASHES = {
     # token lifetimes and max_active_keys (issue 17), and the uwsgi processes, now
     # openstack_service_workers (issue 18): deliberate, one-time recreates.
     "keystone": "11e29fa7138a328a",
-    "neutron_l3_agent": "c65b50c737904c89",  # capabilities, AppArmor off, an init
-    "nova_compute": "3501efa44005465d",
+    # Capabilities, AppArmor off, an init. These two hashes also cover nova.conf and
+    # neutron.conf, which now ask for quorum queues in their own vhost (the
+    # om_enable_rabbitmq_quorum_queues default): a deliberate, one-time recreate.
+    "neutron_l3_agent": "0ee395dcabe35dcd",
+    "nova_compute": "60dbe61068f6fd6d",
     "nova_libvirt": "fa541f1485d1f2ef",  # a device
 }
 # Every kind of grant at once: the catalog declares no pid, ipc or cap_drop today.

@@ -197,7 +197,7 @@ def test_the_message_bus_is_plain_unless_asked_and_tls_needs_the_internal_side(
 ) -> None:
     node = _node(tls_project)
     assert "listeners.tcp.1 = 127.0.0.1:5672" in _file(node, "rabbitmq", "rabbitmq.conf")
-    assert "oslo_messaging_rabbit" not in _file(node, "nova_conductor", "nova.conf")
+    assert "ssl = true" not in _file(node, "nova_conductor", "nova.conf")
     for key, what in (
         ("rabbitmq_enable_tls", "RabbitMQ"),
         ("database_enable_tls_backend", "MariaDB"),
