@@ -44,17 +44,32 @@ def _restart_engine() -> None:
         time.sleep(1)
 
 
-def _queues() -> dict[str, tuple[str, str]]:
-    """The broker's queues in the services' vhost: name → (type, durable)."""
-    result = subprocess.run(
-        [*RABBITMQCTL, "list_queues", "-p", "openstack", "name", "type", "durable"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = [line.split("\t") for line in result.stdout.splitlines() if line]
-    return {row[0]: (row[1], row[2]) for row in rows}
+def _check_passes(config_dir: Path, capsys: pytest.CaptureFixture[str], what: str) -> None:
+    """Until `colla check` passes, at most COME_BACK seconds from now; say how long."""
+    started = time.monotonic()
+    while run(["check", "-c", str(config_dir)]) != 0:
+        out = capsys.readouterr().out
+        assert time.monotonic() - started < COME_BACK, f"{what}: {out}"
+        time.sleep(5)
+    print(f"{what}: check passed {time.monotonic() - started:.0f} s after")
+
+
+def _queues(wait: float = 0) -> dict[str, tuple[str, str]]:
+    """The broker's queues in the services' vhost: name → (type, durable); ``wait``:
+    how long the broker may take to answer."""
+    deadline = time.monotonic() + wait
+    while True:
+        result = subprocess.run(
+            [*RABBITMQCTL, "list_queues", "-p", "openstack", "name", "type", "durable"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode == 0:
+            rows = [line.split("\t") for line in result.stdout.splitlines() if line]
+            return {row[0]: (row[1], row[2]) for row in rows}
+        assert time.monotonic() < deadline, f"rabbitmqctl list_queues: {result.stderr}"
+        time.sleep(2)
 
 
 def test_a_service_queue_outlives_a_broker_restart(
@@ -69,22 +84,10 @@ def test_a_service_queue_outlives_a_broker_restart(
     try:
         engine.stop("rabbitmq", timeout=30)
         engine.start("rabbitmq")
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                queues = _queues()
-                break
-            except AssertionError:
-                assert time.monotonic() < deadline, "the broker did not come back"
-                time.sleep(2)
-        assert queues[f"compute.{host}"] == ("quorum", "true")
+        assert _queues(wait=120)[f"compute.{host}"] == ("quorum", "true")
     finally:
         engine.start("nova_compute")
-    started = time.monotonic()
-    while run(["check", "-c", str(config_dir)]) != 0:
-        out = capsys.readouterr().out
-        assert time.monotonic() - started < COME_BACK, out
-        time.sleep(5)
+    _check_passes(config_dir, capsys, "after the broker's restart")
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3])
@@ -93,9 +96,4 @@ def test_check_passes_soon_after_the_engine_restarts(
 ) -> None:
     assert run(["check", "-c", str(config_dir)]) == 0
     _restart_engine()
-    started = time.monotonic()
-    while run(["check", "-c", str(config_dir)]) != 0:
-        out = capsys.readouterr().out
-        assert time.monotonic() - started < COME_BACK, f"attempt {attempt}: {out}"
-        time.sleep(5)
-    print(f"attempt {attempt}: check passed {time.monotonic() - started:.0f} s after restart")
+    _check_passes(config_dir, capsys, f"attempt {attempt}")
