@@ -3,7 +3,7 @@ node and what had been done there."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker.types
@@ -17,8 +17,8 @@ from colla.deploy.steps import StepKind
 from colla.engine import ContainerInfo
 from colla.engine.containers import log_config
 from colla.errors import DeployFailed
-from colla.model.specs import ContainerSpec, NodeSpecs, TaskSpec
-from tests.fakes import FakeEngine
+from colla.model.specs import ContainerSpec, NodeSpecs
+from tests.fakes import FakeEngine, task_spec
 from tests.unit.test_plan import spec
 
 
@@ -114,12 +114,6 @@ class KeystoneWaits(FakeEngine):
         return False if self._held(name) else super().probe_health(name)
 
 
-def _task(name: str, service: str, tmp_path: Path) -> TaskSpec:
-    made = spec({"name": name, "service": service, "node": "node1"})
-    values = {f.name: getattr(made, f.name) for f in fields(TaskSpec)}
-    return TaskSpec(**{**values, "config_dir": str(tmp_path / name)})
-
-
 def test_early_steps_run_before_the_services_the_others_wait_for(tmp_path: Path) -> None:
     engine = KeystoneWaits("node1")
     containers = tuple(
@@ -131,7 +125,9 @@ def test_early_steps_run_before_the_services_the_others_wait_for(tmp_path: Path)
         )
     )
     names = ("neutron-databases", "neutron-db-sync", "neutron-register")
-    tasks = {"neutron": tuple(_task(n, "neutron", tmp_path) for n in names)}
+    tasks = {
+        "neutron": tuple(replace(task_spec(n, "node1", tmp_path), service="neutron") for n in names)
+    }
     node = NodeSpecs("node1", containers, tasks, {}, {"neutron": 2})
     plan = make_plan({"node1": node}, {}, {"mariadb", "keystone", "neutron"})
     kinds = [(s.kind, s.target) for s in plan.steps if s.kind in (StepKind.EARLY, StepKind.TASK)]
