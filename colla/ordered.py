@@ -16,18 +16,22 @@ def run_in_order(
     workers: int,
     skip: Callable[[str], bool],
     report: Callable[[str, R], bool],
+    rank: Callable[[str], int] = lambda _: 0,
 ) -> None:
     """Run ``job(name)`` for every name of a prepared ``sorter``, ``workers`` at a time.
 
     ``skip(name)`` is asked when a name becomes ready: True marks it done unrun.
     ``report(name, result)`` is told every result; False stops new work (what runs
     finishes and is reported) and leaves the name's successors unrun.
+    Of the names ready at once, those of higher ``rank(name)`` start first, then in name
+    order: a caller ranks by how much waits on a name, so that the long chains start early
+    and the short leaves fill the gaps at the end.
     """
     stopped = False
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         running: dict[concurrent.futures.Future[R], str] = {}
         while sorter.is_active() and not stopped:
-            for name in sorted(sorter.get_ready()):
+            for name in sorted(sorter.get_ready(), key=lambda n: (-rank(n), n)):
                 if skip(name):
                     sorter.done(name)
                 else:

@@ -242,5 +242,8 @@ def build_images(
                 doomed.setdefault(below, name)
         return True
 
-    run_in_order(graph.sorter(catalog, names), job, options.threads, skip, report)
+    waiting = graph.waiting(catalog, rendered)
+    run_in_order(
+        graph.sorter(catalog, names), job, options.threads, skip, report, waiting.__getitem__
+    )
     return [results[name] for name in rendered]

@@ -73,6 +73,17 @@ def sorter(catalog: Catalog, names: Iterable[str]) -> graphlib.TopologicalSorter
     return result
 
 
+def waiting(catalog: Catalog, names: Iterable[str]) -> dict[str, int]:
+    """How many of ``names`` wait below each of them in the tree: its rank in a build.
+
+    A parallel build starts the most waited-on of the images ready at once first, so that
+    nova-base, with five images below it, no longer starts after four leaves that happen
+    to sort before it (the tree then ended on nova-compute's build alone).
+    """
+    chosen = set(names)
+    return {name: len(catalog.descendants(name) & chosen) for name in chosen}
+
+
 def order(catalog: Catalog, names: Iterable[str]) -> list[str]:
     """``names`` parents-first; siblings in name order, so the output is stable."""
     ts = sorter(catalog, names)

@@ -86,6 +86,22 @@ def test_descendants_and_tree(tree: Path) -> None:
     ]
 
 
+def test_an_image_ranks_by_the_images_of_the_build_below_it(tree: Path) -> None:
+    catalog = load_catalog(tree)
+    assert graph.waiting(catalog, catalog.images) == {
+        "base": 4, "mariadb": 0, "openstack-base": 2, "glance-api": 0, "keystone": 0,
+    }  # fmt: skip
+    # Images outside the build do not count.
+    assert graph.waiting(catalog, ["base", "openstack-base", "keystone"])["base"] == 2
+
+
+def test_nova_base_starts_before_the_leaves_ready_beside_it() -> None:
+    catalog = load_catalog()
+    rank = graph.waiting(catalog, graph.select(catalog, [], "core"))
+    assert rank["nova-base"] == 5 and rank["neutron-base"] == 5
+    assert rank["client"] == rank["glance-api"] == 0
+
+
 def test_shipped_catalog_is_consistent() -> None:
     catalog = load_catalog()
     names = graph.order(catalog, graph.select(catalog, [], "core"))

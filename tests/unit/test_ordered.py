@@ -47,3 +47,11 @@ def test_a_failed_report_stops_new_work() -> None:
 
     run_in_order(_sorter(), ran.append, 1, lambda _: False, report)
     assert "d" not in ran and "b" not in ran and "c" not in ran
+
+
+def test_of_the_names_ready_together_the_higher_ranked_start_first() -> None:
+    ran: list[str] = []
+    rank = {"c": 1}.get
+    run_in_order(_sorter(), ran.append, 1, lambda _: False, lambda n, r: True, lambda n: rank(n, 0))
+    # a and e are ready together (name order); then b and c, where c outranks b.
+    assert ran == ["a", "e", "c", "b", "d"]
