@@ -128,6 +128,20 @@ def test_client_image_has_the_openstack_client(
     assert result.output.startswith("openstack 6.")
 
 
+def test_services_import_eventlet_without_setuptools(
+    engine: Engine, core_images: list[ImageResult]
+) -> None:
+    # setuptools' distutils hook made every eventlet import load pkg_resources (about
+    # 11 MB per process); the images divert it, so that Python's own distutils serves.
+    probe = (
+        "import sys, eventlet; print(sorted({'setuptools', 'pkg_resources'} & set(sys.modules)))"
+    )
+    for image in ("neutron-l3-agent", "nova-compute", "glance-api"):
+        result = engine.run(TEST_CONFIG.ref(image), ["python3", "-c", probe])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip().splitlines()[-1] == "[]", f"{image}: {result.output}"
+
+
 def test_second_build_is_all_cached(
     engine: Engine, core_images: list[ImageResult], tmp_path: Path
 ) -> None:
