@@ -34,9 +34,11 @@ PINNED_HASHES = {
     "keystone": "11e29fa7138a328a",
     # Capabilities, AppArmor off, an init. These two hashes also cover nova.conf and
     # neutron.conf, which now ask for quorum queues in their own vhost (the
-    # om_enable_rabbitmq_quorum_queues default): a deliberate, one-time recreate.
-    "neutron_l3_agent": "0ee395dcabe35dcd",
-    "nova_compute": "60dbe61068f6fd6d",
+    # om_enable_rabbitmq_quorum_queues default), and which now start privileged commands
+    # and privsep daemons with sudo alone, without rootwrap (issue 18): deliberate,
+    # one-time recreates.
+    "neutron_l3_agent": "2961f23a287b1e52",
+    "nova_compute": "7ad5049ebb670941",
     "nova_libvirt": "fa541f1485d1f2ef",  # a device
 }
 # Every kind of grant at once: the catalog declares no pid, ipc or cap_drop today.
