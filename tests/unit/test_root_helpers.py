@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from colla.catalog import load_services
-from colla.config.example import write_example
 from colla.deploy.desired import desired_state
 from colla.model.specs import NodeSpecs
 from colla.model.topology import Topology
@@ -23,18 +20,15 @@ TOPOLOGY = Topology({"localhost": "127.0.0.1"}, "127.0.0.1", "127.0.0.1")
 PLAIN_SUDO = ("root_helper = sudo\n", "disable_rootwrap = true\n")
 
 
-def _node(tmp_path: Path) -> NodeSpecs:
+def _node(config_dir: Path) -> NodeSpecs:
     catalog = load_services()
-    write_example(tmp_path, catalog.defaults())
-    keys = catalog.required_passwords(set(catalog.services))
-    (tmp_path / "passwords.yml").write_text(yaml.safe_dump({k: "x" for k in keys}))
-    return desired_state(load_project(tmp_path, catalog), catalog, TOPOLOGY)["localhost"]
+    return desired_state(load_project(config_dir, catalog), catalog, TOPOLOGY)["localhost"]
 
 
-def test_the_privileged_containers_use_plain_sudo_and_run_as_root(tmp_path: Path) -> None:
+def test_the_privileged_containers_use_plain_sudo_and_run_as_root(example_config: Path) -> None:
     users = {c.name: c.user for s in load_services().services.values() for c in s.containers}
     plain = set()
-    for spec in _node(tmp_path).containers:
+    for spec in _node(example_config).containers:
         text = "".join(f.content for f in spec.files)
         # A container with grants beyond Docker's runs privileged commands: with plain
         # sudo it must be root (neutron-server and the metadata agent run none).
