@@ -297,6 +297,12 @@ class FakeEngine:
         found.info = replace(found.info, name=new_name)
         self.stored[new_name] = found
 
+    def set_cpu_shares(self, name: str, shares: int) -> None:
+        self._call(f"cpu-shares {name} {shares}")
+        found = self._get(name)
+        if found.request is not None:
+            found.request = replace(found.request, cpu_shares=shares)
+
     def remove_container(self, name: str) -> None:
         self._call(f"remove {name}")
         self.stored.pop(name, None)

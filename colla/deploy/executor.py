@@ -79,9 +79,12 @@ class Executor:
         run_task(self.engine(task.node), task.node, task, self.say, background=background)
         self.did(task.node, f"ran {task.name}")
 
-    def create(self, spec: ContainerSpec, name: str | None = None) -> None:
-        """Create ``spec``'s container, under ``name`` when given (a swap's new slot)."""
-        request = container_request(spec)
+    def create(
+        self, spec: ContainerSpec, name: str | None = None, shares: int | None = None
+    ) -> None:
+        """Create ``spec``'s container, under ``name`` when given (a swap's new slot),
+        with the CPU weight ``shares`` when given."""
+        request = replace(container_request(spec), cpu_shares=shares)
         if name is not None:
             request = replace(request, name=name)
         self.engine(spec.node).create_container(request)
@@ -100,6 +103,9 @@ class Executor:
     def stop(self, node: str, name: str, timeout: int) -> None:
         self.engine(node).stop(name, timeout=timeout)
         self.did(node, f"stopped {name}")
+
+    def set_cpu_shares(self, node: str, name: str, shares: int) -> None:
+        self.engine(node).set_cpu_shares(name, shares)
 
     def rename(self, node: str, old: str, new: str) -> None:
         self.engine(node).rename(old, new)

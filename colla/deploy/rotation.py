@@ -62,6 +62,7 @@ def rotate_keys(
             ready = resolved(engines, task)
             engine = engines[ready.node]
             nodefiles.write_config(engine, ready)
-            run_task(engine, ready.node, ready, say, what="key rotation step")
+            # The cloud serves meanwhile: the step gets what the services leave.
+            run_task(engine, ready.node, ready, say, what="key rotation step", background=True)
             done.append(ready.name)
     return done

@@ -20,6 +20,7 @@ LOG_TAIL = 15
 # The CPU weight of a background task: 1/16 of a container's default (1024), so that a
 # deploy's early steps use what its longest chain of work leaves of the CPU.
 BACKGROUND_SHARES = 64
+DEFAULT_SHARES = 1024  # Docker's, for a container made without a weight
 PAUSE = 1.0  # seconds between looks at a starting container
 
 

@@ -303,6 +303,11 @@ class ContainersMixin:
         with translated(f"rename container {name} to {new_name}"):
             self._client.api.rename(name, new_name)
 
+    def set_cpu_shares(self, name: str, shares: int) -> None:
+        """Change a running container's CPU weight."""
+        with translated(f"update container {name}"):
+            self._client.api.update_container(name, cpu_shares=shares)
+
     def remove_container(self, name: str) -> None:
         """Remove a container (stopping it if needed); a missing one is fine."""
         try:

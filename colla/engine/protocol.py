@@ -118,6 +118,10 @@ class Engine(Protocol):
         """Give a container another name."""
         ...
 
+    def set_cpu_shares(self, name: str, shares: int) -> None:
+        """Change a running container's CPU weight (Docker's cpu-shares)."""
+        ...
+
     def remove_container(self, name: str) -> None:
         """Remove a container (stopping it if needed); a missing one is fine."""
         ...

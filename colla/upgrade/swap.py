@@ -12,7 +12,7 @@ from typing import Any
 
 from colla.deploy import nodefiles
 from colla.deploy.executor import Executor
-from colla.deploy.tasks import task_request
+from colla.deploy.tasks import BACKGROUND_SHARES, DEFAULT_SHARES, task_request
 from colla.engine import Engine
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, Operation, OperationState, RevisionStatus
@@ -213,13 +213,19 @@ class Swapper:
 
     def _overlap(self, op: int, plan: SwapPlan) -> None:
         self._step(op, Step.START_NEW)
+        # The new containers load beside the old ones, which serve meanwhile: on a
+        # small host their start would take the CPU the old ones answer with (and
+        # HAProxy would take the slow old API for a dead one). They start with a low
+        # CPU weight and get the usual one when traffic moves to them.
         for spec in plan.new:
-            self._start_new(spec, spec.name + NEXT_SUFFIX)
+            self._start_new(spec, spec.name + NEXT_SUFFIX, shares=BACKGROUND_SHARES)
         self._step(op, Step.VERIFY)
         for spec in plan.new:
             self.executor.wait_healthy(spec.node, spec.name + NEXT_SUFFIX)
         self.check(plan.service)
         self._step(op, Step.SWITCH)
+        for spec in plan.new:
+            self.executor.set_cpu_shares(spec.node, spec.name + NEXT_SUFFIX, DEFAULT_SHARES)
         for backend, old, new in plan.haproxy:
             haproxy.wait_for(backend, {name: ("UP", None) for name in new})
             for name in old:
@@ -266,13 +272,15 @@ class Swapper:
             self.executor.stop(spec.node, spec.name, timeout)
         self.executor.rename(spec.node, spec.name, spec.name + OLD_SUFFIX)
 
-    def _start_new(self, spec: ContainerSpec, name: str, start: bool = True) -> None:
+    def _start_new(
+        self, spec: ContainerSpec, name: str, start: bool = True, shares: int | None = None
+    ) -> None:
         # The old container mounts the same directory: keep its files to put them back.
         # (It read them when it started, so a running old container is not disturbed.)
         nodefiles.snapshot(self.engine(spec.node), spec)
         self.executor.write_config(spec)
         self.executor.remove(spec.node, name)
-        self.executor.create(spec, name)
+        self.executor.create(spec, name, shares)
         if start:
             self.executor.start(spec.node, name)
 
@@ -298,6 +306,10 @@ class Swapper:
         for spec in journal.new:
             self.executor.remove(spec.node, spec.name + OLD_SUFFIX)
             nodefiles.drop_snapshot(self.engine(spec.node), spec)
+            # An overlap started it with a low weight; a crash may have come before
+            # the switch gave it the usual one.
+            if self.engine(spec.node).container(spec.name) is not None:
+                self.executor.set_cpu_shares(spec.node, spec.name, DEFAULT_SHARES)
         self._step(op.id, Step.CONTRACT)
         note = ""
         try:

@@ -9,6 +9,7 @@ import pytest
 
 from colla.cli.app import run
 from colla.config.globals import load_globals
+from colla.deploy.tasks import BACKGROUND_SHARES
 from colla.engine import DockerEngine
 from colla.errors import ExitStatus
 from colla.history.store import History
@@ -52,6 +53,8 @@ def test_rotate_keys_runs_keystones_steps_in_its_running_image(
         TASK_PREFIX + "keystone-credential-rotate",
     ]
     assert fake.ran[0].volumes == {"keystone_fernet_keys": "/etc/keystone/fernet-keys"}
+    # The cloud serves meanwhile: the steps take the CPU its services leave.
+    assert all(r.cpu_shares == BACKGROUND_SHARES for r in fake.ran)
     used = {fake.image_names[ref].id: ref for ref in fake.image_names}
     assert all(used[r.image] == "colla/keystone:zed-upgrade" for r in fake.ran)
     conf = (config_dir / "keystone-fernet-rotate" / "keystone.conf").read_text()

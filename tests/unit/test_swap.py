@@ -194,6 +194,23 @@ def test_an_overlapping_swap_drains_the_old_servers_and_commits(
     assert host.state("keystone") == "running"
 
 
+def test_the_new_containers_load_at_a_low_cpu_weight_until_traffic_moves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The old API serves while the new one loads: on two cores an equal weight let the
+    # new containers' start starve it, and HAProxy took it for dead (503s).
+    host = FakeEngine("node1")
+    HAProxy(monkeypatch)
+    swapper, _, plan, _ = _swap(tmp_path, host)
+    swapper.run(_behind_haproxy(plan))
+    assert host.stored["keystone"].request is not None
+    assert host.stored["keystone"].request.cpu_shares == 1024
+    created = host.calls.index(f"create keystone{NEXT_SUFFIX}")
+    raised = host.calls.index(f"cpu-shares keystone{NEXT_SUFFIX} 1024")
+    drained = host.calls.index("stop keystone")
+    assert created < raised < drained
+
+
 def test_a_failed_health_wait_behind_haproxy_leaves_the_old_serving(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
