@@ -25,7 +25,6 @@ from colla.model.specs import NodeSpecs
 from colla.model.topology import Topology
 from colla.project import Project, load_project
 from colla.site import Site
-from tests.readers import python_assignments
 
 VIP = "127.0.0.2"
 TOPOLOGY = Topology({"localhost": "127.0.0.1"}, VIP, "127.0.0.1")
@@ -236,11 +235,15 @@ def test_the_database_over_tls_with_the_internal_certificate(tmp_path: Path) -> 
     for task in tasks:
         if any(f.name == "client.cnf" for f in task.files):
             assert any(f.dest == CA_FILE for f in task.files), task.name
-    # Nova's cell mappings follow the URLs: an existing cell1 is updated, not kept.
+    # Nova's cell mappings are templates that each process fills from its own nova.conf,
+    # TLS parameters (the query) included; an existing cell1 is updated to them.
     (cells,) = [t for t in node.tasks["nova"] if t.name == "nova-cells"]
     script = next(f.content for f in cells.files if f.name.startswith("colla-nova-cells"))
     assert "cells.update_cell(cell_uuid=cell1[0], db_connection=CELL1" in script
-    assert f"ssl_ca={CA_FILE}" in str(python_assignments(script)["CELL1"])
+    assert 'CELL1 = _SERVER + "/{path}?{query}"' in script
+    nova = configparser.ConfigParser(interpolation=None, strict=False)
+    nova.read_string(next(f.content for f in cells.files if f.name == "nova.conf"))
+    assert nova["database"]["connection"].endswith(f"?charset=utf8&ssl_ca={CA_FILE}")
 
 
 def test_the_database_is_plain_unless_asked(tls_project: Project) -> None:
