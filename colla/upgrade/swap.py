@@ -244,9 +244,12 @@ class Swapper:
     def _stop_first(self, op: int, plan: SwapPlan, journal: Journal) -> None:
         # Everything that can happen before the old version stops does: the gap is then
         # the old container's stop, a rename and the new one's start.
+        # The rest of the cloud serves meanwhile: the new containers load with what it
+        # leaves of the CPU (a rotation restarts a dozen agents while Keystone answers),
+        # and get the usual weight once healthy.
         self._step(op, Step.PREPARE_NEW)
         for spec in plan.new:
-            self._start_new(spec, spec.name + NEXT_SUFFIX, start=False)
+            self._start_new(spec, spec.name + NEXT_SUFFIX, start=False, shares=BACKGROUND_SHARES)
         self._step(op, Step.STOP_OLD)
         for spec in plan.new:
             self._keep_old(spec, plan.stop_timeout)
@@ -261,6 +264,7 @@ class Swapper:
         self._step(op, Step.VERIFY)
         for spec in plan.new:
             self.executor.wait_healthy(spec.node, spec.name)
+            self.executor.set_cpu_shares(spec.node, spec.name, DEFAULT_SHARES)
         self.check(plan.service)
 
     def _keep_old(self, spec: ContainerSpec, timeout: int = 20) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from colla.deploy.executor import Executor
+from colla.engine.containers import ContainerRequest
 from colla.errors import CollaError, DeployFailed
 from colla.history.store import History, RevisionStatus
 from colla.model.specs import LABEL_HASH, TASK_PREFIX, ContainerSpec
@@ -209,6 +210,31 @@ def test_the_new_containers_load_at_a_low_cpu_weight_until_traffic_moves(
     raised = host.calls.index(f"cpu-shares keystone{NEXT_SUFFIX} 1024")
     drained = host.calls.index("stop keystone")
     assert created < raised < drained
+
+
+def test_a_stop_first_swap_starts_the_new_containers_at_a_low_cpu_weight(
+    tmp_path: Path,
+) -> None:
+    # The rest of the cloud serves meanwhile: during a password rotation under load,
+    # restarted agents at the full weight starved Keystone into 5 s timeouts.
+    host = FakeEngine("node1")
+    weights: dict[str, int | None] = {}
+    create = host.create_container
+
+    def created_with(request: ContainerRequest) -> str:
+        weights[request.name] = request.cpu_shares
+        return create(request)
+
+    host.create_container = created_with  # type: ignore[method-assign]
+    swapper, _, plan, _ = _swap(tmp_path, host)
+    swapper.run(plan)
+    assert weights == {f"keystone{NEXT_SUFFIX}": 64}
+    assert host.stored["keystone"].request is not None
+    assert host.stored["keystone"].request.cpu_shares == 1024
+    created = host.calls.index(f"create keystone{NEXT_SUFFIX}")
+    started = host.calls.index("start keystone")
+    raised = host.calls.index("cpu-shares keystone 1024")
+    assert created < started < raised
 
 
 def test_a_failed_health_wait_behind_haproxy_leaves_the_old_serving(
