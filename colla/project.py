@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from colla.certs import TlsMaterial, load_tls
+from colla.config.accounts import ACCOUNTS_FILE, load_accounts
 from colla.config.globals import Globals, load_globals
 from colla.config.inventory import Inventory, all_in_one, load_inventory
 from colla.config.passwords import Passwords, load_passwords
@@ -34,6 +35,13 @@ class Project:
     overrides: Mapping[Path, str]
     # The CA and HAProxy's certificates, read and checked once when TLS is on.
     tls: TlsMaterial | None = None
+    # Password key → the Keystone account its service signs in with, where a rotation
+    # moved it to the ``-alt`` twin (colla.config.accounts).
+    accounts: Mapping[str, str] = field(default_factory=dict)
+
+    def account(self, user: str, key: str) -> str:
+        """The Keystone account of the service user ``user`` (password ``key``)."""
+        return self.accounts.get(key, user)
 
 
 def absolute(path: Path) -> Path:
@@ -111,6 +119,7 @@ def load_project(
         inventory=inv,
         inventory_path=inventory_path,
         overrides=_read_overrides(config_dir),
+        accounts=load_accounts(config_dir / ACCOUNTS_FILE, catalog.account_users()),
     )
     check_overrides(project, catalog)
     backends = (("rabbitmq_enable_tls", "RabbitMQ"), ("database_enable_tls_backend", "MariaDB"))

@@ -39,6 +39,7 @@ E2E_ORDER = (
     "test_engine_restart",  # it restarts dockerd
     "test_upgrade_haproxy",  # it leaves HAProxy on
     "test_tls",  # it turns TLS on behind HAProxy, and leaves it on
+    "test_rotation",  # keys and passwords rotated under load behind HAProxy
     "test_stop",  # last of the all-in-one modules: it stops the cloud
     "test_multinode",  # the lab last: the all-in-one cloud is stopped for it
 )

@@ -19,6 +19,7 @@ from colla.deploy import deployment
 from colla.deploy.apply import Applier
 from colla.deploy.credentials import write_credentials
 from colla.deploy.nodes import parse_limit
+from colla.deploy.password_rotation import refuse_unfinished
 from colla.deploy.plan import Action, Plan
 from colla.deploy.prechecks import Check
 from colla.deploy.steps import StepKind
@@ -170,6 +171,8 @@ def deploy(
     def say(text: str) -> None:
         err.print(f"[{time.monotonic() - started:6.1f}s] {escape(text)}")
 
+    # Its passwords are half rolled out: a deploy would leave the old ones in place.
+    refuse_unfinished(config_dir)
     with session(config_dir, say, inventory, limit) as current:
         kept = history_options(current.history, current.project.globals.image_tag)
         prepared = deployment.prepare(

@@ -93,10 +93,24 @@ def generate_passwords(path: Path, required: Iterable[str]) -> list[str]:
         _chmod_private(path)
         return []
     for key in added:
-        raw[key] = "".join(secrets.choice(_ALPHABET) for _ in range(PASSWORD_LENGTH))
+        raw[key] = new_password()
     body = yaml.safe_dump(raw, sort_keys=True, default_flow_style=False) if raw else ""
     write_private_file(path, _HEADER + body)
     return added
+
+
+def new_password() -> str:
+    """A random password of the kind genpwd makes."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+def set_password(path: Path, key: str, value: str) -> None:
+    """Give ``key`` the value ``value`` in passwords.yml, rewritten atomically (sorted)."""
+    raw = _read(path)
+    raw[key] = value
+    write_private_file(
+        path, _HEADER + yaml.safe_dump(raw, sort_keys=True, default_flow_style=False)
+    )
 
 
 def check_password(path: Path, key: str, value: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from colla.deploy.taskspecs import Run, catalog_task, task_spec
 from colla.deploy.templates import REGION, ServiceRenderer, base_url, identity_url
+from colla.errors import BadInput
 from colla.model.catalog import FileDef
 from colla.model.services import ServiceCatalog, ServiceDef
 from colla.model.specs import RenderedFile, TaskSpec
@@ -48,24 +49,49 @@ class _Cloud:
 def _database_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | None) -> TaskSpec:
     """Create ``service``'s databases and users (idempotent), run in the server's image
     at ``tag``."""
-    project = cloud.project
-    server, how = cloud.catalog.database_server()
-    r = ServiceRenderer(project, cloud.catalog, cloud.topology, server, tag)
-    context = {**r.context(node), "databases": service.databases}
-    # The CA: the client verifies the server with it when the database is on TLS.
-    files = [_render(r, f, context) for f in (how.client_config, how.create_config)]
-    files += r.ca_files()
+    _, how = cloud.catalog.database_server()
     where = (f"{service.name}-databases", service.name, node)
+    return _sql_task(cloud, where, tag, how.create_config, {"databases": service.databases})
+
+
+def _sql_task(
+    cloud: _Cloud,
+    where: tuple[str, str, str],
+    tag: str | None,
+    sql: FileDef,
+    values: Mapping[str, Any],
+) -> TaskSpec:
+    """A task that runs the SQL file ``sql`` (rendered with ``values``) with the
+    database server's client, in its image at ``tag``, on node ``where[2]``."""
+    server, how = cloud.catalog.database_server()
+    r = ServiceRenderer(cloud.project, cloud.catalog, cloud.topology, server, tag)
+    context = {**r.context(where[2]), **values}
+    # The CA: the client verifies the server with it when the database is on TLS.
+    files = [_render(r, f, context) for f in (how.client_config, sql)]
+    files += r.ca_files()
     image = server.containers[0].image
-    return task_spec(project, where, image, files, Run(how.create), tag=r.tag)
+    return task_spec(cloud.project, where, image, files, Run(how.create), tag=r.tag)
 
 
-def _register_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | None) -> TaskSpec:
+def _register_task(
+    cloud: _Cloud,
+    service: ServiceDef,
+    node: str,
+    tag: str | None,
+    account: tuple[str, str] | None = None,
+    retire: tuple[str, ...] = (),
+) -> TaskSpec:
     """Register ``service`` (its user, roles, service and endpoints) in the identity
-    service, run in ``service``'s own image at ``tag``."""
+    service, run in ``service``'s own image at ``tag``. ``account``: the user and
+    password to register instead of the project's (a rotation's new account);
+    ``retire``: delete these users instead (a rotation's old account)."""
     keystone = service.keystone
     assert keystone is not None
     project = cloud.project
+    name, password = account or (
+        project.account(keystone.user, keystone.password),
+        project.passwords[keystone.password],
+    )
     identity, how = cloud.catalog.identity_server()
     internal = base_url(project, cloud.topology, keystone.port) + keystone.path
     public = base_url(project, cloud.topology, keystone.port, public=True) + keystone.path
@@ -82,11 +108,8 @@ def _register_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | Non
         },
         "region": REGION,
         "service_project": how.service_project,
-        "user": {
-            "name": keystone.user,
-            "password": project.passwords[keystone.password],
-            "roles": list(keystone.roles),
-        },
+        "user": {"name": name, "password": password, "roles": list(keystone.roles)},
+        "retire": list(retire),
         "service": {"name": keystone.name, "type": keystone.type},
         "endpoints": {"public": public, "internal": internal, "admin": internal},
     }
@@ -100,7 +123,8 @@ def _register_task(cloud: _Cloud, service: ServiceDef, node: str, tag: str | Non
         *ca,
     ]
     command = f"python3 {TASK_DIR}/{script_name} {TASK_DIR}/register.json"
-    where = (f"{service.name}-register", service.name, node)
+    step = "retire" if retire else "register"
+    where = (f"{service.name}-{step}", service.name, node)
     image = service.containers[0].image
     return task_spec(project, where, image, files, Run(command), tag=tag)
 
@@ -172,3 +196,40 @@ def backup_tasks(
         files = [client, *r.ca_files()]
         made.append(task_spec(project, where, image, files, Run(command), named_volumes))
     return made[0], made[1], made[2]
+
+
+def password_task(
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    users: list[str],
+    password: str,
+    retiring: str = "",
+) -> TaskSpec:
+    """Set the database ``users``' password; while ``retiring`` is given, the old
+    password keeps working beside it. Run on the database server's first host."""
+    server, how = catalog.database_server()
+    if how.password_config is None:
+        raise BadInput(f"the database server {server.name} declares no password_config")
+    node = server.first_host(project.inventory).name
+    step = "admit" if retiring else "set"
+    where = (f"{server.name}-password-{step}", server.name, node)
+    values = {"users": users, "password": password, "retiring": retiring}
+    return _sql_task(_Cloud(project, catalog, topology), where, None, how.password_config, values)
+
+
+def account_task(
+    project: Project,
+    catalog: ServiceCatalog,
+    topology: Topology,
+    service: str,
+    tag: str | None,
+    account: tuple[str, str] | None = None,
+    retire: tuple[str, ...] = (),
+) -> TaskSpec:
+    """``service``'s registration with ``account`` (user, password) as its user, or the
+    deletion of the users ``retire``, on its first host in its image at ``tag``."""
+    definition = catalog[service]
+    node = definition.first_host(project.inventory).name
+    cloud = _Cloud(project, catalog, topology)
+    return _register_task(cloud, definition, node, tag, account, retire)

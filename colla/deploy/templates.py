@@ -125,6 +125,14 @@ def _apis(project: Project, catalog: ServiceCatalog, topology: Topology) -> list
     return apis
 
 
+def _account(project: Project, service: ServiceDef) -> str | None:
+    """The name of the shared account ``service`` declares, as in use (its ``-alt``
+    twin after an odd number of rotations); None when it declares none."""
+    if service.account is None:
+        return None
+    return project.account(service.account.user, service.account.password)
+
+
 class ServiceRenderer:
     """Renders one service's templates for one node."""
 
@@ -177,7 +185,10 @@ class ServiceRenderer:
             "ports": self.ports,
             "transport_url": _Deferred(
                 lambda: self.env.from_string(messaging.client_url or "").render(
-                    servers=brokers, passwords=self.passwords, globals=project.globals
+                    servers=brokers,
+                    passwords=self.passwords,
+                    globals=project.globals,
+                    user=_account(project, messaging),
                 )
             ),
             "virt_type": topology.virt_type,
@@ -189,6 +200,8 @@ class ServiceRenderer:
             "authtoken": self.authtoken,
             "messaging": self.messaging,
             "credentials": self.credentials,
+            # The shared account the service declares (the message bus's), as in use.
+            "account": _account(project, service),
         }
         self.topology = topology
         self.network_hosts = {h.name for h in project.inventory.hosts_in("network")}
@@ -250,7 +263,7 @@ class ServiceRenderer:
             "project_domain_name = Default",
             "user_domain_name = Default",
             "project_name = service",
-            f"username = {keystone.user}",
+            f"username = {self.project.account(keystone.user, keystone.password)}",
             f"password = {ini(self.passwords[keystone.password])}",
         ]
         if self.base_context["ca_file"]:

@@ -10,6 +10,10 @@ from colla.history.store import History, Revision, RevisionStatus
 from colla.model.catalog import ALT_PORT_OFFSET
 from colla.project import Project
 
+# The operations that swap a service's containers (a reconfigure keeps the images it
+# found, which may be an upgrade's).
+SWAPS = ("upgrade", "rollback", "reconfigure")
+
 
 def open_history(project: Project) -> History:
     """The project's history store (``colla_history_path``, under the config dir)."""
@@ -43,7 +47,7 @@ def pinned_tags(history: History, default_tag: str) -> dict[tuple[str, str], str
     latest = current_revisions(history)
     tags = {}
     for revision in latest.values():
-        if revision.operation in ("upgrade", "rollback") and tag_of(revision.image) != default_tag:
+        if revision.operation in SWAPS and tag_of(revision.image) != default_tag:
             tags[(revision.node, revision.service)] = tag_of(revision.image)
     return tags
 

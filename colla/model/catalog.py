@@ -180,6 +180,17 @@ class EndpointDef(_Model):
     check_path: str = "/"
 
 
+class AccountDef(_Model):
+    """The one account every client of a shared service signs in with (the message
+    bus's), which `colla rotate-password` alternates with its ``-alt`` twin.
+    ``delete``: a command, run in the service's running container, that removes an
+    account (Jinja: ``user``)."""
+
+    user: str = pydantic.Field(pattern=r"^[a-z0-9_]+$")
+    password: str
+    delete: str
+
+
 class DatabaseServerDef(_Model):
     """How colla's tasks use the database server, run in its image: the client's config
     file, the SQL that creates each service's databases and users, and the command lines
@@ -189,6 +200,11 @@ class DatabaseServerDef(_Model):
     client_config: FileDef
     create_config: FileDef
     create: str
+    # The SQL that sets the password of some users (`colla rotate-password`), run by
+    # ``create`` (so at ``create_config``'s path). Jinja: ``users``, ``password``, and
+    # ``retiring``: the old password, which is to keep working beside the new one
+    # ("" when it goes).
+    password_config: FileDef | None = None
     dump: str
     restore: str
     # Prints each database's schema version, one line each: whether a migration changed it.
@@ -273,6 +289,7 @@ class ServiceData(_Model):
     # How another service addresses this one, where that takes more than an address
     # (the message bus's transport_url): Jinja, see templates.py for its values.
     client_url: str | None = None
+    account: AccountDef | None = None
     host_features: tuple[HostFeature, ...] = ()
     # Volumes whose data a backup holds and a restore puts back (the keys a database
     # does not hold, an image store). The database server's data goes as a dump instead.

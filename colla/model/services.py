@@ -13,6 +13,7 @@ from pathlib import Path
 from colla.config.inventory import Host, Inventory
 from colla.errors import BadInput
 from colla.model.catalog import (
+    AccountDef,
     BootstrapDef,
     ContainerDef,
     DatabaseDef,
@@ -52,6 +53,7 @@ class ServiceDef:
     identity_server: IdentityServerDef | None
     probe: Probe | None
     client_url: str | None
+    account: AccountDef | None
     host_features: tuple[HostFeature, ...]
     backup_volumes: tuple[str, ...]
     bootstrap: tuple[BootstrapDef, ...]
@@ -222,6 +224,27 @@ class ServiceCatalog:
             keys.update(service.ascii_passwords)
             keys.update(db.password for db in service.databases)
         return sorted(keys)
+
+    def account_users(self) -> dict[str, str]:
+        """The password key → user name of every account colla alternates when it
+        rotates the password (colla.config.accounts): each service's Keystone user,
+        and the shared accounts (the message bus's)."""
+        users = {s.account.password: s.account.user for s in self.services.values() if s.account}
+        for s in self.services.values():
+            if s.keystone is not None:
+                users[s.keystone.password] = s.keystone.user
+        return users
+
+    def database_users(self, names: set[str], key: str) -> list[str]:
+        """The database users of the services ``names`` whose password is ``key``."""
+        return sorted(
+            {
+                db.user
+                for name in names
+                for db in self.services[name].databases
+                if db.password == key
+            }
+        )
 
     def required_passwords(self, names: set[str]) -> list[str]:
         """Every password key the enabled services need."""

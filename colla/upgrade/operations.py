@@ -33,7 +33,7 @@ def _haproxy(
     return tuple(found)
 
 
-def _overlaps(site: Site, service: str) -> bool:
+def overlaps(site: Site, service: str) -> bool:
     """Behind HAProxy, an API service swaps with both versions up for a moment."""
     return bool(site.project.globals.enabled.get("haproxy")) and any(
         c.api_port for c in site.catalog[service].containers
@@ -95,7 +95,7 @@ def upgrade_plan(
     only = frozenset({service})
     kept = replace(history_options(history, site.project.globals.image_tag), limit=limit, only=only)
     pinned, slots = kept.node_tags, kept.alt
-    overlap = _overlaps(site, service)
+    overlap = overlaps(site, service)
     # Behind HAProxy the new version takes the other slot, so both can run at once.
     new_slots = slots ^ {service} if overlap else slots
     others = {key: value for key, value in pinned.items() if key[1] != service}
@@ -239,7 +239,7 @@ def rollback_plan(
     # Overlap only when the target listens on the other slot and no dump is restored
     # (a restore needs the old version stopped).
     overlap = (
-        _overlaps(site, service)
+        overlaps(site, service)
         and restore_old is None
         and all(spec.ports not in old_ports for spec in new)
     )
@@ -284,3 +284,51 @@ def adopt_running(
             note="adopted: running before history recorded it",
             command=command,
         )
+
+
+def reconfigure_plan(
+    site: Site,
+    engine: Engine,
+    history: History,
+    service: str,
+    command: str,
+    engines: Mapping[str, Engine],
+) -> SwapPlan | None:
+    """The swap of ``service``'s containers whose rendering changed to what ``site``
+    renders now, at the images they run (history's tags and slots): a changed config,
+    rolled over like an upgrade but with no database step. Behind HAProxy, a changed
+    API starts on the other slot beside the old one. None when nothing changed.
+
+    Only the changed containers are swapped: the others (a hypervisor with its guests)
+    keep running."""
+    kept = replace(
+        history_options(history, site.project.globals.image_tag), only=frozenset({service})
+    )
+    running = {
+        (node, c.name): c.labels.get(LABEL_HASH)
+        for node, on in engines.items()
+        for c in on.containers("colla.managed=true")
+    }
+    here = desired(site, engine, kept, engines)
+    changed = {
+        (s.node, s.name)
+        for s in _service_specs(here, service)
+        if running.get((s.node, s.name)) != s.spec_hash
+    }
+    if not changed:
+        return None
+    apis = {c.name for c in site.catalog[service].containers if c.api_port}
+    overlap = overlaps(site, service) and any(name in apis for _, name in changed)
+    slots = kept.alt ^ {service} if overlap else kept.alt
+    wanted = desired(site, engine, replace(kept, alt=slots), engines) if overlap else here
+    return SwapPlan(
+        kind="reconfigure",
+        service=service,
+        new=tuple(s for s in _service_specs(wanted, service) if (s.node, s.name) in changed),
+        backup=None,
+        restore=None,
+        command=command,
+        overlap=overlap,
+        haproxy=_haproxy(wanted, service, service in slots) if overlap else (),
+        stop_timeout=_stop_timeout(wanted, service),
+    )

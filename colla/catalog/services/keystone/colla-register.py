@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from keystoneauth1 import session
+from keystoneauth1 import exceptions, session
 from keystoneauth1.identity import v3
 
 
@@ -28,13 +28,24 @@ def main(path: str) -> None:
     # Over https (TLS on HAProxy's internal side), the CA colla copied into the container.
     verify = spec.get("cacert") or True
     api = Identity(session.Session(auth=auth, verify=verify), spec["auth_url"].rstrip("/") + "/v3")
+    if spec.get("retire"):
+        # The end of a password rotation: the accounts the service no longer uses go.
+        for name in spec["retire"]:
+            found = api.find("users", {"name": name, "domain_id": "default"})
+            if found is not None:
+                api.delete(f"/users/{found['id']}")
+                print(f"deleted user {name}")
+        return
     project = api.ensure("projects", {"name": spec["service_project"], "domain_id": "default"})
     user = spec["user"]
     user_id = api.ensure(
         "users", {"name": user["name"], "domain_id": "default"}, {"password": user["password"]}
     )
-    # The password is set on every run, so a changed passwords.yml takes effect.
-    api.patch(f"/users/{user_id}", {"user": {"password": user["password"]}})
+    # A changed passwords.yml takes effect here. Only when it changed: Keystone revokes
+    # every token of a user whose password is set, even to the same value, and the
+    # running service would have to sign in again.
+    if not signs_in(spec, user["name"], user["password"], verify):
+        api.patch(f"/users/{user_id}", {"user": {"password": user["password"]}})
     for role in user["roles"]:
         role_id = api.ensure("roles", {"name": role})
         api.put(f"/projects/{project}/users/{user_id}/roles/{role_id}")
@@ -58,6 +69,21 @@ def main(path: str) -> None:
         elif found["url"] != url:
             api.patch(f"/endpoints/{found['id']}", {"endpoint": {"url": url}})
     print(f"registered {service['name']} ({service['type']}) and user {user['name']}")
+
+
+def signs_in(spec: dict[str, Any], name: str, password: str, verify: Any) -> bool:
+    """Whether ``name`` gets an unscoped token with ``password``."""
+    auth = v3.Password(
+        auth_url=spec["auth_url"],
+        username=name,
+        password=password,
+        user_domain_id="default",
+        unscoped=True,
+    )
+    try:
+        return bool(session.Session(auth=auth, verify=verify).get_token())
+    except exceptions.Unauthorized:
+        return False
 
 
 class Identity:
@@ -104,6 +130,9 @@ class Identity:
 
     def put(self, path: str) -> Any:
         return self._call("PUT", path)
+
+    def delete(self, path: str) -> Any:
+        return self._call("DELETE", path)
 
 
 if __name__ == "__main__":
