@@ -69,13 +69,15 @@ def _print_rotation(plan: RotationPlan) -> None:
 
 def rotate_password_command(
     key: str = typer.Argument(..., help="A password key of passwords.yml."),
-    plan_only: bool = typer.Option(False, "--plan", help="Print what it restarts; change nothing."),
+    plan_only: bool = typer.Option(
+        False, "--plan", help="Print what it restarts or reloads; change nothing."
+    ),
     config_dir: Path = CONFIG_DIR,
     inventory: Path | None = INVENTORY,
 ) -> None:
-    """Give a database or service password a new random value with no failed request:
-    the new one works beside the old, the services move over, the old one goes. An
-    interrupted rotation is finished by running the command again."""
+    """Give a database, service or message bus password a new random value with no
+    failed request: the new one works beside the old, the services move over, the old
+    one goes. An interrupted rotation is finished by running the command again."""
     started = time.monotonic()
 
     def say(text: str) -> None:
