@@ -1,16 +1,18 @@
 """``colla rotate-password``: a password changed under a running cloud, no request lost.
 
-Each of MariaDB and Keystone checks one password per account, so a change made in one
-step fails every connection or sign-in made with the old password before the services
-have the new one. A rotation therefore goes in three steps:
+MariaDB, Keystone and RabbitMQ each check one password per account, so a change made in
+one step fails every connection or sign-in made with the old password before the
+services have the new one. A rotation therefore goes in three steps:
 
 1. admit: the new credential works beside the old one. A database user accepts either
    password (MariaDB tries an account's alternatives in order); a Keystone service user
-   gets its twin account (colla.config.accounts), with the new password and its roles.
+   gets its twin account (colla.config.accounts), with the new password and its roles;
+   the message bus gets its twin by a reload of the broker's definitions (RELOAD).
 2. roll: passwords.yml (and accounts.yml) take the new values, and every service whose
-   containers change is swapped as an upgrade swaps it: behind HAProxy the new
-   containers start beside the old ones before traffic moves.
-3. retire: the old password stops working; the old Keystone account is deleted.
+   containers change runs its own bootstrap steps again, then is swapped as an upgrade
+   swaps it: behind HAProxy the new containers start beside the old ones before traffic
+   moves (colla.deploy.rotation_apply).
+3. retire: the old password stops working; the old account is deleted.
 
 The rotation is written to ``rotating.yml`` (mode 0600, in the config directory) before
 the first change and removed after the last. Every step can run again, so a rotation
