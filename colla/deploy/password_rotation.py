@@ -54,6 +54,7 @@ JOURNAL_FILE = "rotating.yml"
 DATABASE = "database"
 IDENTITY = "identity"
 MESSAGING = "messaging"
+KINDS = (DATABASE, IDENTITY, MESSAGING)
 # How a rotation restarts a service's changed containers: behind HAProxy, new beside
 # old; else stop, then start; or in place, when only files it reloads changed.
 OVERLAP, STOP_FIRST, RELOAD = "overlap", "stop-first", "reload"
@@ -64,7 +65,7 @@ class Rotation:
     """One password's rotation: what changes, from what to what."""
 
     key: str
-    kind: str  # DATABASE, IDENTITY or MESSAGING
+    kind: str  # one of KINDS
     old: str = field(repr=False)
     new: str = field(repr=False)
     users: tuple[str, ...] = ()  # DATABASE: the users with this password
@@ -235,7 +236,7 @@ def read_journal(config_dir: Path) -> Rotation | None:
     users = raw.get("users", [])
     if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
         raise BadInput(f"{path}: key 'users': expected a list of names")
-    if raw.get("kind") not in (DATABASE, IDENTITY) or not raw.get("key") or not raw.get("new"):
+    if raw.get("kind") not in KINDS or not raw.get("key") or not raw.get("new"):
         raise BadInput(
             f"{path}: not a rotation colla wrote (remove it if no rotation is under way)"
         )

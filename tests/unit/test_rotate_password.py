@@ -154,6 +154,17 @@ def test_the_journal_keeps_the_rotation_privately(config_dir: Path) -> None:
     assert read_journal(config_dir) == rotation
 
 
+def test_an_interrupted_rotation_of_each_kind_is_read_back(config_dir: Path) -> None:
+    # The message bus's was refused as "not a rotation colla wrote", so an interrupted
+    # rotation of rabbitmq_password could be neither finished nor got past.
+    site = load_site(config_dir)
+    for key in ("nova_database_password", "nova_keystone_password", "rabbitmq_password"):
+        rotation = plan_rotation(site, key, "n3w")
+        write_journal(config_dir, rotation)
+        assert read_journal(config_dir) == rotation
+        assert refuse_unfinished(config_dir, key) == rotation
+
+
 def test_a_journal_colla_did_not_write_is_refused(config_dir: Path) -> None:
     (config_dir / JOURNAL_FILE).write_text("key: x\nkind: other\nnew: y\n")
     with pytest.raises(BadInput, match=f"{JOURNAL_FILE}: not a rotation colla wrote"):
