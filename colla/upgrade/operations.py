@@ -15,6 +15,7 @@ from colla.history.store import History, Revision, RevisionStatus
 from colla.model.catalog import ALT_PORT_OFFSET
 from colla.model.specs import LABEL_HASH, ContainerSpec, TaskSpec, spec_from_dict
 from colla.site import Site
+from colla.upgrade.preview import running_hashes
 from colla.upgrade.swap import SwapPlan, record_revision
 
 
@@ -228,11 +229,7 @@ def rollback_plan(
         )
         backup, restore, restore_old = _resolve(engines, (backup, restore, restore_old))
     new = tuple(spec_from_dict(t.spec) for t in targets)
-    running = {
-        (node, c.name): c.labels.get(LABEL_HASH)
-        for node, on in engines.items()
-        for c in on.containers("colla.managed=true")
-    }
+    running = running_hashes(engines)
     old_ports = {
         spec_from_dict(r.spec).ports for r in now.values() if r.spec_hash in running.values()
     }
@@ -304,11 +301,7 @@ def reconfigure_plan(
     kept = replace(
         history_options(history, site.project.globals.image_tag), only=frozenset({service})
     )
-    running = {
-        (node, c.name): c.labels.get(LABEL_HASH)
-        for node, on in engines.items()
-        for c in on.containers("colla.managed=true")
-    }
+    running = running_hashes(engines)
     here = desired(site, engine, kept, engines)
     changed = {
         (s.node, s.name)

@@ -59,11 +59,16 @@ def preview(plan: SwapPlan, engines: Mapping[str, Engine]) -> SwapPreview:
     return SwapPreview(plan.kind, plan.service, tuple(rows), tuple(steps))
 
 
-def already_applied(plan: SwapPlan, engines: Mapping[str, Engine]) -> bool:
-    """Whether every container of ``plan`` runs its new spec already (nothing to swap)."""
-    running = {
+def running_hashes(engines: Mapping[str, Engine]) -> dict[tuple[str, str], str | None]:
+    """The spec hash each colla container of the nodes carries, by (node, name)."""
+    return {
         (node, c.name): c.labels.get(LABEL_HASH)
         for node, engine in engines.items()
         for c in engine.containers(f"{LABEL_MANAGED}=true")
     }
+
+
+def already_applied(plan: SwapPlan, engines: Mapping[str, Engine]) -> bool:
+    """Whether every container of ``plan`` runs its new spec already (nothing to swap)."""
+    running = running_hashes(engines)
     return all(running.get((s.node, s.name)) == s.spec_hash for s in plan.new)
