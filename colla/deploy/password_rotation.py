@@ -302,12 +302,10 @@ def rotation_plan(site: Site, history: History, rotation: Rotation) -> RotationP
     options = history_options(history, site.project.globals.image_tag)
     before = render(unrotated(site, rotation), options)
     after = render(rotated(site, rotation), options)
-    specs = {
-        key: [s for n in nodes.values() for s in n.containers]
-        for key, nodes in (("before", before), ("after", after))
-    }
+    old = [s for n in before.values() for s in n.containers]
+    rendered = {f"{s.node}/{s.name}": s for n in after.values() for s in n.containers}
     services = []
     for name, containers in changed_services(site, before, after):
-        new = [s for s in specs["after"] if f"{s.node}/{s.name}" in containers]
-        services.append((name, tuple(containers), _how(site, name, specs["before"], new)))
+        new = [rendered[c] for c in containers]
+        services.append((name, tuple(containers), _how(site, name, old, new)))
     return RotationPlan(rotation, tuple(services))
